@@ -1,0 +1,7 @@
+"""Entry point for ``python -m dhstat``."""
+
+from __future__ import annotations
+
+from dhstat.cli import main
+
+main()

@@ -1,0 +1,35 @@
+"""``dhstat config``: show and check analysis configurations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+__all__ = ["COMMANDS"]
+
+
+@click.group("config")
+def config_group() -> None:
+    """Show the built-in default configuration, or check a configuration file."""
+
+
+@config_group.command("show")
+def show() -> None:
+    """Print the default configuration (TOML, commented) to copy and edit."""
+    from dhstat import config
+
+    click.echo(config.default_text(), nl=False)
+
+
+@config_group.command("check")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def check(path: Path) -> None:
+    """Validate the configuration PATH; print its digest if it is valid."""
+    from dhstat import config
+
+    cfg = config.load(path)
+    click.echo(f"{path}: valid (digest {cfg.digest()[:16]})")
+
+
+COMMANDS = [config_group]
