@@ -48,6 +48,11 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     temporary = Path(name)
     try:
         yield temporary
+        if temporary.exists():
+            # mkstemp creates 0600 files; give the result the permissions of a normal new file.
+            umask = os.umask(0)
+            os.umask(umask)
+            temporary.chmod(0o666 & ~umask)
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)

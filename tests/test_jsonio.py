@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from dhstat import jsonio, parallel
+from dhstat.errors import InputError
+
+
+def test_write_is_atomic_on_failure(tmp_path: Path) -> None:
+    path = tmp_path / "out.json"
+    jsonio.write_json(path, {"a": 1})
+    with pytest.raises(ValueError, match="non-finite"):
+        jsonio.write_json(path, {"a": math.nan})
+    assert jsonio.read_json(path) == {"a": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
+
+
+def test_atomic_path_leaves_nothing_on_exception(tmp_path: Path) -> None:
+    target = tmp_path / "x.bin"
+    with pytest.raises(RuntimeError), jsonio.atomic_path(target) as temporary:
+        temporary.write_bytes(b"half")
+        raise RuntimeError
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [("{", "valid JSON"), ('{"a": NaN}', "finite numbers")],
+)
+def test_read_bad_json(tmp_path: Path, text: str, fragment: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    with pytest.raises(InputError, match=fragment) as info:
+        jsonio.read_json(path)
+    assert str(path) in str(info.value)
+
+
+def test_read_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="existing file"):
+        jsonio.read_json(tmp_path / "nope.json")
+
+
+def test_executor_orders_results_for_any_worker_count() -> None:
+    items = list(range(40))
+    with parallel.executor(workers=1) as one:
+        serial = one.map(_draw, items)
+    with parallel.executor(workers=2) as two:
+        parallel_ = two.map(_draw, items)
+    assert serial == parallel_
+
+
+def test_task_seed_equals_spawn() -> None:
+    import numpy as np
+
+    children = np.random.SeedSequence(7).spawn(5)
+    for index, child in enumerate(children):
+        assert parallel.task_rng(7, index).integers(1 << 62) == np.random.default_rng(
+            child
+        ).integers(1 << 62)
+
+
+def _draw(index: int) -> float:
+    return float(parallel.task_rng(99, index).normal())
