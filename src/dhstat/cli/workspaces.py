@@ -1,0 +1,185 @@
+"""``dhstat workspaces``: one pyhf workspace per window, the index, and HEPData patchsets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from dhstat.cli import _common
+
+__all__ = ["COMMANDS"]
+
+
+def _systematics_source(value: str | None) -> Path | None:
+    """``paper`` -> None (the config decides), ``measured:FILE`` -> FILE."""
+    from dhstat.errors import InputError
+
+    if value is None or value == "paper":
+        return None
+    if value.startswith("measured:") and len(value) > len("measured:"):
+        return Path(value.removeprefix("measured:"))
+    option = "--systematics"
+    raise InputError(option, "(option)", "'paper' or 'measured:FILE'", got=value)
+
+
+@click.group("workspaces", invoke_without_command=True)
+@click.option(
+    "--counts",
+    "counts_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="counts.json from `dhstat count`.",
+)
+@click.option(
+    "--windows",
+    "windows_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="windows.json from `dhstat windows`.",
+)
+@click.option(
+    "--output",
+    "-o",
+    "outdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for index.json and one w<id>.json per window.",
+)
+@click.option(
+    "--systematics",
+    "systematics_option",
+    default=None,
+    metavar="paper|measured:FILE",
+    help="Detector uncertainty: the paper's fixed values, or the macroregion file of "
+    "`dhstat select` (default: [systematics] source).",
+)
+@click.option(
+    "--archive",
+    "archive_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the set as a reproducible .tar.gz (index.json + workspaces).",
+)
+@_common.config_option
+@click.pass_context
+def workspaces_group(
+    ctx: click.Context,
+    counts_path: Path | None,
+    windows_path: Path | None,
+    outdir: Path | None,
+    systematics_option: str | None,
+    archive_path: Path | None,
+    config_path: Path | None,
+) -> None:
+    """Build one pyhf workspace per window from COUNTS and WINDOWS into OUTPUT.
+
+    Every workspace is validated against pyhf's schema before anything is written; OUTPUT gets
+    index.json (windows, ellipses, C_eta cuts, SHA-256 of each file, provenance) and w<id>.json.
+    Subcommands export the set as a HEPData patchset and materialise it back.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    missing = [
+        name
+        for name, value in (
+            ("--counts", counts_path),
+            ("--windows", windows_path),
+            ("--output", outdir),
+        )
+        if value is None
+    ]
+    if missing:
+        message = f"missing option(s): {', '.join(missing)}"
+        raise click.UsageError(message, ctx=ctx)
+    assert counts_path is not None
+    assert windows_path is not None
+    assert outdir is not None
+    from dhstat import systematics, workspace
+
+    cfg = _common.load_config(config_path)
+    rules = systematics.rules_from_config(cfg, measured=_systematics_source(systematics_option))
+    luminosity, windows, digests = workspace.read_inputs(counts_path, windows_path)
+    provenance = {"config_digest": cfg.digest(), "seed": cfg["run"]["seed"], **digests}
+    with _common.progress(len(windows), "workspaces") as update:
+        workspace_set = workspace.build_set(
+            windows,
+            rules,
+            luminosity_fb=luminosity,
+            sigma_max=workspace.sigma_max(cfg),
+            provenance=provenance,
+            progress=update,
+        )
+    index = workspace.save_set(workspace_set, outdir)
+    if archive_path is not None:
+        workspace.archive(workspace_set, archive_path)
+    click.echo(f"{len(windows)} workspaces written; index: {index}")
+
+
+@workspaces_group.command("export-patchset")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--output",
+    "-o",
+    "output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The pyhf patchset (one patch per window).",
+)
+@click.option(
+    "--background-only",
+    "background_only",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The background-only workspace (default: BkgOnly.json next to --output).",
+)
+@click.option(
+    "--hepdata",
+    default="ins0000000",
+    show_default=True,
+    metavar="insNNNNNNN",
+    help="HEPData (INSPIRE) record the patchset references.",
+)
+def export_patchset(
+    directory: Path, output: Path, background_only: Path | None, hepdata: str
+) -> None:
+    """Export the set in DIRECTORY as background-only workspace + pyhf patchset (HEPData)."""
+    from dhstat import workspace
+    from dhstat.jsonio import write_json
+
+    workspace_set = workspace.read_set(directory)
+    bkg, patchset = workspace.to_patchset(workspace_set, hepdata=hepdata)
+    bkg_path = background_only or output.with_name("BkgOnly.json")
+    write_json(bkg_path, bkg)
+    write_json(output, patchset, indent=None)
+    click.echo(f"{len(patchset['patches'])} patches: {output}; background-only: {bkg_path}")
+
+
+@workspaces_group.command("import-patchset")
+@click.argument("patchset_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--background-only",
+    "background_only",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The background-only workspace (default: BkgOnly.json next to PATCHSET).",
+)
+@click.option(
+    "--output",
+    "-o",
+    "outdir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for index.json and one w<id>.json per window.",
+)
+def import_patchset(patchset_path: Path, background_only: Path | None, outdir: Path) -> None:
+    """Materialise the per-window workspaces and the index from a patchset made by export-patchset."""
+    from dhstat import workspace
+    from dhstat.jsonio import read_json
+
+    bkg_path = background_only or patchset_path.with_name("BkgOnly.json")
+    patchset = read_json(patchset_path)
+    bkg = read_json(bkg_path)
+    workspace_set = workspace.from_patchset(patchset, bkg, source=patchset_path)
+    index = workspace.save_set(workspace_set, outdir)
+    click.echo(f"{len(workspace_set.workspaces)} workspaces written; index: {index}")
+
+
+COMMANDS = [workspaces_group]
