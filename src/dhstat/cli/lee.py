@@ -1,0 +1,203 @@
+"""``dhstat lee``: global significance from correlated toys; ``dhstat lee merge``: combine shards."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+
+from dhstat.cli._common import (
+    config_option,
+    executor_options,
+    load_config,
+    open_executor,
+    progress,
+)
+from dhstat.errors import InputError
+
+__all__ = ["COMMANDS"]
+
+
+def _shard(value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    match = re.fullmatch(r"(\d+)/(\d+)", value.strip())
+    if not match or not 0 <= int(match[1]) < int(match[2]):
+        msg = "--shard"
+        raise InputError(msg, "--shard", "i/K with 0 <= i < K (e.g. 0/4)", got=value)
+    return int(match[1]), int(match[2])
+
+
+def _checkpoint(output: Path) -> Path:
+    return output.with_name(output.name + ".checkpoint.json")
+
+
+@click.group(
+    "lee",
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.option(
+    "--scan",
+    "scan_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Scan results (results.json) with the window likelihoods and observed Z.",
+)
+@click.option(
+    "--counts",
+    "counts_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Counts file (counts.json) with the disjoint cells and the window -> cell map.",
+)
+@click.option("--toys", type=click.IntRange(min=1), default=None, help="Toys (default [lee]).")
+@click.option("--shard", default=None, metavar="i/K", help="Run shard i of K (0 <= i < K).")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed (default [run]).")
+@click.option(
+    "--inject",
+    nargs=2,
+    type=(str, float),
+    default=None,
+    metavar="WINDOW_ID SIGMA_FB",
+    help="Inject signal with cross section SIGMA_FB [fb] in window WINDOW_ID (power studies).",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("lee.json"),
+    show_default=True,
+    help="lee.json, or the shard's part file with --shard.",
+)
+@config_option
+@executor_options
+@click.pass_context
+def lee_group(
+    ctx: click.Context,
+    scan_path: Path | None,
+    counts_path: Path | None,
+    toys: int | None,
+    shard: str | None,
+    seed: int | None,
+    inject: tuple[str, float] | None,
+    output: Path,
+    config_path: Path | None,
+    workers: int | None,
+    scheduler: str | None,
+) -> None:
+    """Global p-value of the largest local excess from background-only toys.
+
+    Toys keep every correlation of the search (Poisson counts per disjoint cell summed into the
+    overlapping windows; background nuisances drawn once per toy) and give each window the Z of
+    the scan's own p-value function. With --shard i/K only batches i, i+K, ... run and a part file
+    is written; `dhstat lee merge` combines the K parts into exactly the single-run lee.json.
+    A killed run resumes from OUTPUT.checkpoint.json when restarted with the same arguments.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if scan_path is None or counts_path is None:
+        msg = "--scan and --counts are required (or use `dhstat lee merge`)"
+        raise click.UsageError(msg)
+    from dhstat import jsonio
+    from dhstat.stats import lee, significance
+
+    shard_ = _shard(shard)
+    cfg = load_config(config_path)
+    settings = cfg["lee"]
+    n_toys = toys if toys is not None else int(settings["n_toys"])
+    seed_ = seed if seed is not None else int(cfg["run"]["seed"])
+    inputs = lee.search_inputs(
+        jsonio.read_json(scan_path),
+        jsonio.read_json(counts_path, schema="counts"),
+        scan_source=scan_path,
+        counts_source=counts_path,
+    )
+    cells = inputs.cells
+    if inject is not None:
+        window_id, sigma_fb = inject
+        ids = [str(i) for i in inputs.ids]
+        if window_id not in ids:
+            msg = "--inject"
+            raise InputError(msg, "WINDOW_ID", "a window id of the scan", got=window_id)
+        w = ids.index(window_id)
+        cells = lee.inject_signal(cells, w, float(inputs.windows.signal[w]) * sigma_fb)
+    checkpoint = _checkpoint(output)
+    with open_executor(cfg, workers, scheduler) as ex:
+        model = lee.build_toy_model(
+            inputs.windows,
+            cells,
+            pvalue=significance.hybrid_pvalue,
+            relative_windows=inputs.relative if settings["systematics"] else None,
+            centres=inputs.centres,
+            mc_stat=bool(settings["mc_stat"]),
+            thresholds=settings["gv_thresholds"],
+            gv_toys=int(settings["gv_toys"]),
+            batch_size=int(settings["batch_size"]),
+            table_sigmas=float(settings["table_sigmas"]),
+            executor=ex,
+        )
+        z_local, window = lee.observed_max(model, inputs.n_observed)
+        header = lee.run_header(
+            model,
+            n_toys=n_toys,
+            seed=seed_,
+            z_local=z_local,
+            window=window,
+            window_ids=list(inputs.ids),
+            systematics=inputs.systematics if settings["systematics"] else (),
+            z_scan=inputs.z_scan,
+            inputs={
+                "scan": jsonio.sha256_file(scan_path),
+                "counts": jsonio.sha256_file(counts_path),
+            },
+            config_digest=cfg.digest("lee"),
+        )
+        owned = lee.shard_batches(n_toys, model.batch_size, shard_ or (0, 1))
+        total = sum(min(model.batch_size, n_toys - i * model.batch_size) for i in owned)
+        with progress(total, "lee toys") as advance:
+            results = lee.run_checkpointed(
+                model,
+                header,
+                checkpoint=checkpoint,
+                shard=shard_ or (0, 1),
+                executor=ex,
+                progress=advance,
+            )
+    if shard_ is None:
+        document = lee.lee_document(header, results)
+        jsonio.write_json(output, document, schema="lee", indent=None)
+        z_global = document["z_global"]
+        text = "n/a" if z_global is None else f"{z_global:.2f}"
+        click.echo(
+            f"{output}: max local Z {z_local:.2f} (window {header['window_ids'][window]}), "
+            f"global p {document['p_global']:.4f} +- {document['p_global_error']:.4f}, "
+            f"global Z {text} ({n_toys} toys)"
+        )
+    else:
+        document = lee.part_document(header, shard_, results, complete=True)
+        jsonio.write_json(output, document, schema="lee-part", indent=None)
+        click.echo(f"{output}: shard {shard_[0]}/{shard_[1]}, {total} toys")
+    checkpoint.unlink(missing_ok=True)
+
+
+@lee_group.command("merge")
+@click.argument("parts", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("lee.json"),
+    show_default=True,
+    help="The merged lee.json.",
+)
+def merge(parts: tuple[Path, ...], output: Path) -> None:
+    """Merge the part files of all shards of one run into lee.json."""
+    from dhstat import jsonio
+    from dhstat.stats import lee
+
+    documents = [jsonio.read_json(path, schema="lee-part") for path in parts]
+    results = lee.merge_parts(documents, list(parts))
+    document = lee.lee_document(documents[0]["run"], results)
+    jsonio.write_json(output, document, schema="lee", indent=None)
+    click.echo(f"{output}: {len(parts)} parts, global p {document['p_global']:.4f}")
+
+
+COMMANDS = [lee_group]
