@@ -64,3 +64,18 @@ def test_task_seed_equals_spawn() -> None:
 
 def _draw(index: int) -> float:
     return float(parallel.task_rng(99, index).normal())
+
+
+def test_input_error_survives_pickling() -> None:
+    import pickle
+
+    error = InputError("a.root", "trk_px", "an existing branch", got="nothing")
+    copy = pickle.loads(pickle.dumps(error))
+    assert isinstance(copy, InputError)
+    assert str(copy) == str(error)
+    assert (copy.source, copy.field, copy.expected, copy.got) == (
+        "a.root",
+        "trk_px",
+        "an existing branch",
+        "nothing",
+    )

@@ -48,3 +48,11 @@ class InputError(ValueError):
         if got is not None:
             message += f", got {got!r}"
         super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only ``got`` needs a helper so errors survive pickling across worker processes.
+        return (_rebuild, (self.source, self.field, self.expected, self.got))
+
+
+def _rebuild(source: str, field: str, expected: str, got: Any) -> InputError:
+    return InputError(source, field, expected, got=got)
