@@ -1,0 +1,260 @@
+"""``dhstat simulate``: fast-simulation samples (signal, background MC, pseudo-data) as ROOT files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from dhstat.cli._common import (
+    config_option,
+    executor_options,
+    load_config,
+    open_executor,
+    progress,
+)
+
+if TYPE_CHECKING:
+    from dhstat.config import Config
+    from dhstat.parallel import Executor
+    from dhstat.simulation import SamplePlan
+
+__all__ = ["COMMANDS"]
+
+_output = click.option(
+    "--output",
+    "output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Output ROOT file.",
+)
+_seed = click.option(
+    "--seed", type=int, default=None, help="Master seed (default: [run] seed of the config)."
+)
+
+
+def _write(plan: SamplePlan, path: Path, ex: Executor, label: str) -> int:
+    from dhstat import ntuples
+    from dhstat.simulation import run_chunk
+
+    with progress(plan.n_events, label) as advance:
+
+        def chunks() -> Iterator[dict[str, Any]]:
+            for task, chunk in zip(plan.tasks, ex.imap(run_chunk, plan.tasks), strict=True):
+                advance(task.n_events)
+                yield chunk
+
+        return ntuples.write_chunks(path, "events", chunks(), plan.metadata)
+
+
+def _write_one(
+    plan: SamplePlan,
+    path: Path,
+    cfg: Config,
+    workers: int | None,
+    scheduler: str | None,
+    label: str,
+) -> int:
+    with open_executor(cfg, workers, scheduler) as ex:
+        return _write(plan, path, ex, label)
+
+
+def _seed_of(cfg: Config, seed: int | None) -> int:
+    return int(cfg["run"]["seed"] if seed is None else seed)
+
+
+@click.group("simulate", invoke_without_command=True)
+@config_option
+@click.option(
+    "--output",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Directory for everything the default analysis needs (without a subcommand).",
+)
+@_seed
+@executor_options
+@click.pass_context
+def simulate(
+    ctx: click.Context,
+    config_path: Path | None,
+    directory: Path | None,
+    seed: int | None,
+    workers: int | None,
+    scheduler: str | None,
+) -> None:
+    """Simulate samples with the fast simulation (built-in default data).
+
+    Without a subcommand: write DIR/data.root (pseudo-data at the [dataset] luminosity, with the
+    [simulation.injection] signal if enabled) and DIR/mc_<process>.root for each background at
+    [simulation] mc_luminosity_factor x the data luminosity (weights normalised to the data).
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if directory is None:
+        msg = "give a subcommand, or --output DIR to simulate everything"
+        raise click.UsageError(msg)
+    from dhstat.simulation import BACKGROUNDS, Injection, plan_background, plan_data
+
+    cfg = load_config(config_path)
+    master = _seed_of(cfg, seed)
+    lumi = float(cfg["dataset"]["luminosity_fb"])
+    factor = float(cfg["simulation"]["mc_luminosity_factor"])
+    injection_cfg = cfg["simulation"]["injection"]
+    injection = (
+        Injection(injection_cfg["ma"], injection_cfg["mh"], injection_cfg["sigma_fb"])
+        if injection_cfg["enabled"]
+        else None
+    )
+    plans: list[tuple[str, Callable[[], SamplePlan]]] = [
+        ("data.root", lambda: plan_data(lumi, cfg=cfg, seed=master, injection=injection))
+    ]
+    plans.extend(
+        (
+            f"mc_{process}.root",
+            lambda p=process: plan_background(  # type: ignore[misc]
+                p, factor * lumi, cfg=cfg, seed=master, normalise_to_fb=lumi
+            ),
+        )
+        for process in BACKGROUNDS
+    )
+    with open_executor(cfg, workers, scheduler) as ex:
+        for name, make in plans:
+            path = directory / name
+            entries = _write(make(), path, ex, name)
+            click.echo(f"{path}: {entries} events")
+
+
+@simulate.command("signal")
+@click.option("--ma", type=float, required=True, help="A' mass [GeV].")
+@click.option("--mh", type=float, required=True, help="h' mass [GeV].")
+@click.option("--events", type=click.IntRange(min=1), default=None, help="Events to generate.")
+@click.option("--no-isr", is_flag=True, help="Switch initial-state radiation off.")
+@_seed
+@_output
+@config_option
+@executor_options
+def signal(
+    ma: float,
+    mh: float,
+    events: int | None,
+    no_isr: bool,
+    seed: int | None,
+    output: Path,
+    config_path: Path | None,
+    workers: int | None,
+    scheduler: str | None,
+) -> None:
+    """Signal e+e- -> A'(-> mu mu) h'(invisible) at (M_A', M_h'); weight = L x 1 fb / N."""
+    from dhstat.config import sqrt_s
+    from dhstat.errors import InputError
+    from dhstat.simulation import plan_signal
+
+    cfg = load_config(config_path)
+    mmu = float(cfg["physics"]["muon_mass"])
+    if not (ma > 2 * mmu and mh >= 0 and ma + mh < sqrt_s(cfg)):
+        msg = "<command line>"
+        raise InputError(
+            msg,
+            "--ma, --mh",
+            f"2 m_mu < M_A' and M_A' + M_h' < sqrt(s) = {sqrt_s(cfg):.4f} GeV",
+            got=(ma, mh),
+        )
+    n = events if events is not None else int(cfg["signal"]["events_per_point"])
+    isr = bool(cfg["signal"]["isr"]) and not no_isr
+    plan = plan_signal(ma, mh, n, cfg=cfg, seed=_seed_of(cfg, seed), isr=isr)
+    entries = _write_one(plan, output, cfg, workers, scheduler, "signal")
+    click.echo(f"{output}: {entries} events")
+
+
+@simulate.command("background")
+@click.option(
+    "--process",
+    type=click.Choice(["mumu", "tautau", "eemumu"]),
+    required=True,
+    help="Background process.",
+)
+@click.option(
+    "--lumi", type=click.FloatRange(min=0, min_open=True), required=True, help="Luminosity [fb^-1]."
+)
+@_seed
+@_output
+@config_option
+@executor_options
+def background(
+    process: str,
+    lumi: float,
+    seed: int | None,
+    output: Path,
+    config_path: Path | None,
+    workers: int | None,
+    scheduler: str | None,
+) -> None:
+    """Background MC of PROCESS at LUMI (generator cuts and skim; weights to LUMI)."""
+    from dhstat.simulation import plan_background
+
+    cfg = load_config(config_path)
+    plan = plan_background(process, lumi, cfg=cfg, seed=_seed_of(cfg, seed))
+    entries = _write_one(plan, output, cfg, workers, scheduler, process)
+    click.echo(f"{output}: {entries} events")
+
+
+@simulate.command("data")
+@click.option(
+    "--lumi",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Luminosity [fb^-1] (default: [dataset] luminosity_fb).",
+)
+@click.option(
+    "--inject-signal",
+    type=(float, float, float),
+    default=None,
+    metavar="MA MH SIGMA_FB",
+    help="Add signal at (M_A', M_h') [GeV] with cross section SIGMA_FB [fb].",
+)
+@_seed
+@_output
+@config_option
+@executor_options
+def data(
+    lumi: float | None,
+    inject_signal: tuple[float, float, float] | None,
+    seed: int | None,
+    output: Path,
+    config_path: Path | None,
+    workers: int | None,
+    scheduler: str | None,
+) -> None:
+    """Pseudo-data: a Poisson realisation of all backgrounds (optionally plus a signal)."""
+    from dhstat.config import sqrt_s
+    from dhstat.errors import InputError
+    from dhstat.simulation import Injection, plan_data
+
+    cfg = load_config(config_path)
+    injection = None
+    if inject_signal is not None:
+        ma, mh, sigma = inject_signal
+        if not (
+            ma > 2 * float(cfg["physics"]["muon_mass"])
+            and mh >= 0
+            and ma + mh < sqrt_s(cfg)
+            and sigma >= 0
+        ):
+            msg = "<command line>"
+            raise InputError(
+                msg,
+                "--inject-signal",
+                f"MA MH SIGMA_FB with M_A' + M_h' < {sqrt_s(cfg):.4f} GeV and SIGMA_FB >= 0",
+                got=inject_signal,
+            )
+        injection = Injection(ma, mh, sigma)
+    luminosity = float(cfg["dataset"]["luminosity_fb"]) if lumi is None else lumi
+    plan = plan_data(luminosity, cfg=cfg, seed=_seed_of(cfg, seed), injection=injection)
+    entries = _write_one(plan, output, cfg, workers, scheduler, "data")
+    click.echo(f"{output}: {entries} events")
+
+
+COMMANDS = [simulate]

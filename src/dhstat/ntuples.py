@@ -1,0 +1,370 @@
+"""Event ntuples: the only code that reads and writes ROOT files (through uproot).
+
+Files hold one or more TTrees plus the sample metadata, a JSON string stored as the TObjString
+``dhstat_metadata``. Flat branches are numpy arrays; jagged per-event lists are written as a
+counter ``n<name>`` plus branches ``<name>_<field>`` (e.g. ``ntrk``, ``trk_px``, ``trk_charge``),
+as in ``docs/internals.md``. Reading is chunked (:func:`iterate`), so memory is bounded by the
+chunk size whatever the file size; a branch-name mapping lets real ntuples with other names be
+read under the canonical names.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> import awkward as ak
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.root"
+    >>> trk_px = ak.Array([[1.0, -1.0], [0.5]])
+    >>> write_trees(path, {"events": {"weight": np.ones(2), "trk_px": trk_px}}, {"process": "mumu"})
+    >>> read_metadata(path)["process"]
+    'mumu'
+    >>> arrays = read_tree(path, "events", ["ntrk", "trk_px"])
+    >>> arrays["ntrk"].tolist(), arrays["trk_px"].tolist()
+    ([2, 1], [[1.0, -1.0], [0.5]])
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import logging
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import numpy as np
+import uproot
+from numpy.typing import ArrayLike
+
+from dhstat.errors import InputError
+from dhstat.jsonio import atomic_path, dumps
+
+__all__ = [
+    "METADATA_KEY",
+    "expand_globs",
+    "iterate",
+    "read_metadata",
+    "read_tree",
+    "write_chunks",
+    "write_trees",
+]
+
+log = logging.getLogger(__name__)
+
+#: Name of the TObjString holding the sample metadata (JSON).
+METADATA_KEY = "dhstat_metadata"
+
+#: Entries per basket when writing: readers load whole baskets, so this bounds their memory.
+BASKET_ENTRIES = 50_000
+
+PathLike = str | os.PathLike[str]
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+def _counter(name: str) -> str:
+    return "n" + name
+
+
+def _field(outer: str, inner: str) -> str:
+    return inner if outer == "" else f"{outer}_{inner}"
+
+
+def _is_jagged(value: Any) -> bool:
+    return isinstance(value, ak.Array) and value.ndim > 1
+
+
+def _flat(name: str, value: Any) -> np.ndarray[Any, Any]:
+    if isinstance(value, ak.Array):
+        value = ak.to_numpy(value)
+    array = np.asarray(value)
+    if array.ndim != 1:
+        msg = f"branch {name!r}: expected a 1-d array or a jagged awkward array, got {array.shape}"
+        raise ValueError(msg)
+    if array.dtype == np.int64:
+        array = array.astype(np.int32)
+    return array
+
+
+def _prepare(branches: Mapping[str, ArrayLike | ak.Array]) -> dict[str, Any]:
+    """Flat arrays stay; jagged ``<group>_<field>`` arrays are zipped into one record per group."""
+    out: dict[str, Any] = {}
+    groups: dict[str, dict[str, ak.Array]] = {}
+    for name, value in branches.items():
+        if isinstance(value, ak.Array) and value.fields and value.ndim == 2:
+            out[name] = ak.to_packed(value)
+        elif _is_jagged(value):
+            group, sep, field = name.partition("_")
+            if not sep or not field:
+                msg = f"jagged branch {name!r} must be named <group>_<field> (e.g. trk_px)"
+                raise ValueError(msg)
+            groups.setdefault(group, {})[field] = value
+        else:
+            out[name] = _flat(name, value)
+    for group, fields in groups.items():
+        if group in out or _counter(group) in out:
+            msg = f"jagged group {group!r} clashes with a flat branch"
+            raise ValueError(msg)
+        try:
+            out[group] = ak.to_packed(ak.zip(fields))
+        except ValueError as error:
+            msg = f"the {group}_* branches do not have the same number of entries per event"
+            raise ValueError(msg) from error
+    return out
+
+
+def _extend(writable: Any, prepared: Mapping[str, Any]) -> int:
+    """Append ``prepared`` in baskets of at most :data:`BASKET_ENTRIES` entries."""
+    n = len(next(iter(prepared.values()))) if prepared else 0
+    for start in range(0, max(n, 1), BASKET_ENTRIES):
+        stop = min(start + BASKET_ENTRIES, n)
+        writable.extend({name: value[start:stop] for name, value in prepared.items()})
+    return n
+
+
+def _types(prepared: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        name: (value.type if isinstance(value, ak.Array) else value.dtype)
+        for name, value in prepared.items()
+    }
+
+
+def write_chunks(
+    path: PathLike,
+    tree: str,
+    chunks: Iterable[Mapping[str, ArrayLike | ak.Array]],
+    metadata: Mapping[str, Any],
+) -> int:
+    """Write one tree from a stream of chunks (same branches in each), atomically.
+
+    Memory is bounded by one chunk. The first chunk fixes the branch types. Returns the number of
+    entries written.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "c.root"
+        >>> write_chunks(path, "events", ({"weight": np.ones(n)} for n in (3, 0, 2)), {})
+        5
+    """
+    text = dumps(dict(metadata), indent=None)
+    total = 0
+    with atomic_path(path) as temporary, uproot.recreate(temporary) as handle:
+        writable = None
+        for chunk in chunks:
+            prepared = _prepare(chunk)
+            if writable is None:
+                writable = handle.mktree(
+                    tree, _types(prepared), counter_name=_counter, field_name=_field
+                )
+            total += _extend(writable, prepared)
+        if writable is None:
+            msg = "write_chunks needs at least one chunk (it fixes the branch types)"
+            raise ValueError(msg)
+        handle[METADATA_KEY] = text
+    return total
+
+
+def write_trees(
+    path: PathLike,
+    trees: Mapping[str, Mapping[str, ArrayLike | ak.Array]],
+    metadata: Mapping[str, Any],
+) -> None:
+    """Write trees (name -> branch name -> array) and the metadata to a ROOT file, atomically.
+
+    Flat branches are 1-d arrays. Jagged branches are awkward arrays named ``<group>_<field>``
+    (all fields of a group share one counter ``n<group>``), or a record array ``<group>`` made
+    with ``ak.zip``. The metadata (JSON-serialisable, finite numbers) is stored as the TObjString
+    ``dhstat_metadata``.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "t.root"
+        >>> write_trees(path, {"search": {"mmumu2": np.array([25.0])}}, {"n": 1})
+        >>> read_tree(path, "search")["mmumu2"].tolist()
+        [25.0]
+    """
+    text = dumps(dict(metadata), indent=None)
+    with atomic_path(path) as temporary, uproot.recreate(temporary) as handle:
+        for name, branches in trees.items():
+            prepared = _prepare(branches)
+            writable = handle.mktree(
+                name, _types(prepared), counter_name=_counter, field_name=_field
+            )
+            _extend(writable, prepared)
+        handle[METADATA_KEY] = text
+
+
+def _open(path: Path) -> Any:
+    if not path.is_file():
+        raise InputError(path, "(file)", "an existing ROOT file")
+    try:
+        return uproot.open(path)
+    except Exception as error:  # noqa: BLE001 - uproot raises many kinds for bad files
+        raise InputError(path, "(file)", f"a readable ROOT file ({error})") from None
+
+
+def read_metadata(path: PathLike) -> dict[str, Any]:
+    """The sample metadata stored in the file (``{}`` is never returned: missing is an error).
+
+    Raises:
+        InputError: the file is not a readable ROOT file or has no ``dhstat_metadata``.
+    """
+    source = Path(path)
+    with _open(source) as handle:
+        if METADATA_KEY not in handle:
+            raise InputError(source, METADATA_KEY, "a dhstat metadata TObjString")
+        try:
+            document = json.loads(str(handle[METADATA_KEY]))
+        except Exception as error:  # noqa: BLE001 - any failure of uproot means a bad file
+            raise InputError(source, METADATA_KEY, f"a JSON object ({error})") from None
+    if not isinstance(document, dict):
+        raise InputError(source, METADATA_KEY, "a JSON object", got=type(document).__name__)
+    return document
+
+
+def _resolve(
+    source: Path, handle: Any, tree: str, branches: Sequence[str], mapping: Mapping[str, str]
+) -> tuple[Any, dict[str, str]]:
+    """The tree object and a map actual branch name -> canonical name; errors name the file."""
+    try:
+        ttree = handle[tree]
+    except Exception:  # noqa: BLE001 - KeyInFileError and friends
+        raise InputError(
+            source, tree, "a TTree of that name", got=sorted(handle.keys(cycle=False))
+        ) from None
+    if not isinstance(ttree, uproot.TTree):
+        raise InputError(source, tree, "a TTree", got=type(ttree).__name__)
+    available = set(ttree.keys())
+    actual = {mapping.get(name, name): name for name in branches}
+    missing = [
+        f"{canonical} (as {name!r})" if name != canonical else canonical
+        for name, canonical in actual.items()
+        if name not in available
+    ]
+    if missing:
+        raise InputError(
+            source,
+            f"{tree}: branches {', '.join(missing)}",
+            f"these branches in the tree (branch mapping in use: {dict(mapping) or 'none'})",
+        )
+    return ttree, actual
+
+
+def _convert(arrays: ak.Array, actual: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, canonical in actual.items():
+        column = arrays[name]
+        out[canonical] = ak.to_numpy(column) if column.ndim == 1 else column
+    return out
+
+
+def iterate(
+    files: Sequence[PathLike],
+    tree: str,
+    branches: Sequence[str],
+    *,
+    step_size: int,
+    mapping: Mapping[str, str] | None = None,
+) -> Iterator[tuple[Path, int, dict[str, Any]]]:
+    """Read branches of ``tree`` from ``files`` in chunks of at most ``step_size`` entries.
+
+    Files are read in the given order, each in order of entries. Before anything is yielded,
+    every file is opened and checked for the tree and all branches. Flat branches come as numpy
+    arrays, jagged ones as awkward arrays, keyed by the canonical names.
+
+    Args:
+        files: ROOT files.
+        tree: Tree name (e.g. ``"events"``).
+        branches: Canonical branch names (``docs/internals.md``), counters included if wanted.
+        step_size: Entries per chunk (bounds the memory).
+        mapping: Canonical name -> name in the file, for ntuples with other branch names.
+
+    Yields:
+        ``(file, chunk_index, arrays)``; ``chunk_index`` counts from 0 in each file.
+
+    Raises:
+        InputError: a file is missing, not ROOT, truncated or lacks the tree; branches are
+            missing (one error listing all missing canonical and mapped names).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "i.root"
+        >>> write_trees(path, {"events": {"w": np.arange(5.0)}}, {})
+        >>> [(i, a["weight"].tolist()) for _, i, a in iterate(
+        ...     [path], "events", ["weight"], step_size=2, mapping={"weight": "w"})]
+        [(0, [0.0, 1.0]), (1, [2.0, 3.0]), (2, [4.0])]
+    """
+    if step_size < 1:
+        msg = f"step_size must be positive, got {step_size}"
+        raise ValueError(msg)
+    names = list(dict.fromkeys(branches))
+    use = dict(mapping or {})
+    sources = [Path(f) for f in files]
+    for source in sources:  # fail early, before any chunk is yielded
+        with _open(source) as handle:
+            _resolve(source, handle, tree, names, use)
+    for source in sources:
+        with _open(source) as handle:
+            ttree, actual = _resolve(source, handle, tree, names, use)
+            try:
+                for index, arrays in enumerate(
+                    ttree.iterate(list(actual), step_size=int(step_size), library="ak")
+                ):
+                    yield source, index, _convert(arrays, actual)
+            except InputError:
+                raise
+            except Exception as error:  # noqa: BLE001 - any failure of uproot means a bad file
+                raise InputError(source, tree, f"readable baskets ({error})") from None
+
+
+def read_tree(
+    path: PathLike,
+    tree: str,
+    branches: Sequence[str] | None = None,
+    *,
+    mapping: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Read a whole (small) tree: all branches if ``branches`` is ``None``.
+
+    Raises:
+        InputError: as :func:`iterate`.
+    """
+    source = Path(path)
+    use = dict(mapping or {})
+    with _open(source) as handle:
+        if branches is None:
+            ttree, _ = _resolve(source, handle, tree, [], use)
+            inverse = {v: k for k, v in use.items()}
+            branches = [inverse.get(name, name) for name in ttree.keys()]  # noqa: SIM118
+        ttree, actual = _resolve(source, handle, tree, list(branches), use)
+        try:
+            arrays = ttree.arrays(list(actual), library="ak")
+        except Exception as error:  # noqa: BLE001 - any failure of uproot means a bad file
+            raise InputError(source, tree, f"readable baskets ({error})") from None
+        return _convert(arrays, actual)
+
+
+def expand_globs(patterns: Sequence[PathLike]) -> list[Path]:
+    """Expand glob patterns to a sorted, de-duplicated list of files.
+
+    Raises:
+        InputError: a pattern matches no file.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> for name in ("b.root", "a.root"):
+        ...     _ = (folder / name).write_bytes(b"")
+        >>> [p.name for p in expand_globs([folder / "*.root"])]
+        ['a.root', 'b.root']
+    """
+    found: set[Path] = set()
+    for pattern in patterns:
+        text = os.fspath(pattern)
+        candidates = glob.glob(text, recursive=True)  # noqa: PTH207 - absolute patterns too
+        matches = [Path(m) for m in candidates if Path(m).is_file()]
+        if not matches:
+            raise InputError(text, "(file)", "at least one file matching the pattern")
+        found.update(matches)
+    return sorted(found)

@@ -1,0 +1,458 @@
+"""Fast simulation: signal, background Monte Carlo and pseudo-data in the ntuple schema.
+
+In-memory API (returns the branches of ``docs/internals.md``: numpy arrays for flat branches,
+awkward arrays for jagged ones):
+
+- :func:`simulate_signal`: ``weight = L x sigma_ref / N_generated`` (``L`` = ``[dataset]
+  luminosity_fb``, ``sigma_ref`` = ``[signal] reference_cross_section_fb`` = 1 fb), so that
+  ``sum(selected weights) / (L x sigma_ref)`` is the selection efficiency. With ISR, sigma is the
+  ISR-inclusive cross section (the Born cross section times ``isr_factor``, see
+  :func:`signal_isr_factor`). No skim: every generated event is returned.
+- :func:`simulate_background`: unweighted draws from the generated phase space of a process
+  (``ProcessInfo.generated_cross_section_fb``, after analytic pre-cuts), then the event-by-event
+  generator cuts, the detector and the reconstruction-level skim (both looser than the
+  selection); ``weight = sigma_gen x L_norm / N_drawn``.
+- :func:`simulate_data`: Poisson realisation of all backgrounds (and optionally an injected
+  signal) at a luminosity, unweighted (weight 1), skimmed.
+
+Large samples are split into chunks (:func:`plan_background`, :func:`plan_data`), each an
+independent task with its own random stream ``parallel.task_rng(seed, stream, process, chunk)``,
+run by :func:`run_chunk` (picklable, for ``Executor.imap``), so the output does not depend on the
+number of workers.
+
+Example:
+    >>> from dhstat.config import load
+    >>> cfg = load()
+    >>> events = simulate_signal(5.0, 2.0, 500, cfg=cfg, rng=np.random.default_rng(1))
+    >>> round(float(events["weight"].sum()), 6) == cfg["dataset"]["luminosity_fb"]
+    True
+    >>> float(events["truth_mh"][0])
+    2.0
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import awkward as ak
+import numpy as np
+
+from dhstat import __version__
+from dhstat.parallel import task_rng
+from dhstat.simulation import generators
+from dhstat.simulation.detector import reconstruct_padded, to_branches
+from dhstat.simulation.generators import BACKGROUNDS, ProcessInfo, TruthEvents, process_info
+
+__all__ = [
+    "BACKGROUNDS",
+    "ChunkTask",
+    "Injection",
+    "SamplePlan",
+    "TruthEvents",
+    "concatenate",
+    "plan_background",
+    "plan_data",
+    "plan_signal",
+    "process_info",
+    "run_chunk",
+    "signal_isr_factor",
+    "simulate_background",
+    "simulate_data",
+    "simulate_signal",
+]
+
+#: Random-stream identifiers (first element of every task key).
+STREAM_MC, STREAM_DATA, STREAM_SIGNAL = 0, 1, 2
+#: Process index used in task keys and in the data file metadata (signal injection = 3).
+PROCESS_INDEX = {"mumu": 0, "tautau": 1, "eemumu": 2, "signal": 3}
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+@dataclass(frozen=True, slots=True)
+class Injection:
+    """A signal injected into pseudo-data: masses [GeV] and cross section [fb]."""
+
+    ma: float
+    mh: float
+    sigma_fb: float
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkTask:
+    """One independent piece of a sample (picklable): what :func:`run_chunk` simulates.
+
+    Attributes:
+        process: ``mumu``, ``tautau``, ``eemumu`` or ``signal``.
+        n_events: Events drawn in this chunk (before generator cuts).
+        weight: Weight of each event.
+        seed: Master seed.
+        key: Task key for ``parallel.task_rng``.
+        cfg: The configuration as plain dicts.
+        skim: Apply the generator cuts and the reconstruction skim.
+        signal: ``(ma, mh, isr)`` for signal chunks.
+        keep_truth: Write the truth branches (``truth_ma``, ``truth_mh``); false for pseudo-data.
+    """
+
+    process: str
+    n_events: int
+    weight: float
+    seed: int
+    key: tuple[int, ...]
+    cfg: Mapping[str, Any]
+    skim: bool = True
+    signal: tuple[float, float, bool] | None = None
+    keep_truth: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class SamplePlan:
+    """The chunks of one output sample and its metadata (``dhstat_metadata``)."""
+
+    tasks: tuple[ChunkTask, ...]
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_events(self) -> int:
+        """Events drawn in total."""
+        return sum(task.n_events for task in self.tasks)
+
+
+def _plain(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        key: _plain(value) if isinstance(value, Mapping) else value for key, value in cfg.items()
+    }
+
+
+def _digest(cfg: Mapping[str, Any]) -> str:
+    digest = getattr(cfg, "digest", None)
+    if callable(digest):
+        return str(digest())
+    from dhstat.jsonio import canonical_digest
+
+    return canonical_digest(_plain(cfg))
+
+
+def _split(total: int, size: int) -> list[int]:
+    if total <= 0:
+        return [0]
+    n = math.ceil(total / size)
+    base, extra = divmod(total, n)
+    return [base + (1 if i < extra else 0) for i in range(n)]
+
+
+def signal_isr_factor(ma: float, mh: float, cfg: Mapping[str, Any]) -> float:
+    """sigma(ISR-inclusive) / sigma(Born) of the signal at the nominal sqrt(s).
+
+    Example:
+        >>> from dhstat.config import load
+        >>> 1.0 < signal_isr_factor(5.0, 2.0, load()) < 1.2
+        True
+    """
+    physics = cfg["physics"]
+    s = generators._nominal_s(cfg)
+    sampler = generators._isr_sampler(
+        "signal", s, float(physics["alpha"]), float(physics["electron_mass"]), float(ma), float(mh)
+    )
+    return float(sampler.integral)
+
+
+def run_chunk(task: ChunkTask) -> dict[str, Any]:
+    """Simulate one chunk: generate, (generator cuts), detector, (skim) -> ntuple branches."""
+    rng = task_rng(task.seed, *task.key)
+    cfg = task.cfg
+    if task.signal is not None:
+        ma, mh, isr = task.signal
+        truth = generators.generate_signal(ma, mh, task.n_events, cfg=cfg, rng=rng, isr=isr)
+    else:
+        truth = generators.generate(task.process, task.n_events, cfg=cfg, rng=rng)
+    if task.skim:
+        truth = truth.select(generators.generator_cut_mask(truth, cfg))
+    reco = reconstruct_padded(truth, cfg=cfg, rng=rng, skim=task.skim)
+    out = to_branches(reco, task.weight)
+    if not task.keep_truth:
+        for name in reco.extra:
+            out.pop(name, None)
+    return out
+
+
+def concatenate(chunks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Join chunk outputs branch by branch (same branches in each).
+
+    Example:
+        >>> concatenate([{"w": np.ones(2)}, {"w": np.zeros(1)}])["w"].tolist()
+        [1.0, 1.0, 0.0]
+    """
+    if not chunks:
+        return {}
+    out: dict[str, Any] = {}
+    for name, first in chunks[0].items():
+        if isinstance(first, ak.Array):
+            out[name] = ak.concatenate([c[name] for c in chunks])
+        else:
+            out[name] = np.concatenate([np.asarray(c[name]) for c in chunks])
+    return out
+
+
+def _metadata(
+    cfg: Mapping[str, Any],
+    *,
+    process: str,
+    is_data: bool,
+    cross_section_fb: float,
+    luminosity_fb: float,
+    n_generated: int,
+    seed: int,
+    generator: Mapping[str, Any],
+) -> dict[str, Any]:
+    return {
+        "schema_version": "1.0.0",
+        "process": process,
+        "is_data": is_data,
+        "cross_section_fb": float(cross_section_fb),
+        "luminosity_fb": float(luminosity_fb),
+        "n_generated": int(n_generated),
+        "seed": int(seed),
+        "generator": dict(generator),
+        "dhstat_version": __version__,
+        "config_digest": _digest(cfg),
+    }
+
+
+def plan_background(
+    process: str,
+    luminosity_fb: float,
+    *,
+    cfg: Mapping[str, Any],
+    seed: int,
+    normalise_to_fb: float | None = None,
+) -> SamplePlan:
+    """Chunks of an MC background sample of ``luminosity_fb``.
+
+    Weights are normalised to ``normalise_to_fb`` (default: the same luminosity).
+
+    Example:
+        >>> from dhstat.config import load
+        >>> plan = plan_background("tautau", 0.01, cfg=load(), seed=1)
+        >>> plan.n_events == round(0.919e6 * 0.1739**2 * 0.01)
+        True
+    """
+    if luminosity_fb <= 0:
+        msg = f"luminosity must be positive, got {luminosity_fb}"
+        raise ValueError(msg)
+    info = process_info(process, cfg)
+    n_total = round(info.generated_cross_section_fb * luminosity_fb)
+    norm = luminosity_fb if normalise_to_fb is None else normalise_to_fb
+    weight = info.generated_cross_section_fb * norm / max(n_total, 1)
+    plain = _plain(cfg)
+    size = int(cfg["simulation"]["chunk_events"])
+    tasks = tuple(
+        ChunkTask(process, n, weight, seed, (STREAM_MC, PROCESS_INDEX[process], i), plain)
+        for i, n in enumerate(_split(n_total, size))
+    )
+    generator = _generator_doc(info, cfg, mc_luminosity_fb=luminosity_fb)
+    metadata = _metadata(
+        cfg,
+        process=process,
+        is_data=False,
+        cross_section_fb=info.generated_cross_section_fb,
+        luminosity_fb=norm,
+        n_generated=n_total,
+        seed=seed,
+        generator=generator,
+    )
+    return SamplePlan(tasks, metadata)
+
+
+def _generator_doc(info: ProcessInfo, cfg: Mapping[str, Any], **more: Any) -> dict[str, Any]:
+    return {
+        "name": "dhstat.simulation",
+        "process_cross_section_fb": info.cross_section_fb,
+        "generated_cross_section_fb": info.generated_cross_section_fb,
+        "presampled_fraction": info.presampled_fraction,
+        "settings": _plain(info.settings),
+        "skim": _plain(cfg["simulation"]["skim"]),
+        "detector_digest": _table_digest(cfg, "detector"),
+        **more,
+    }
+
+
+def _table_digest(cfg: Mapping[str, Any], table: str) -> str:
+    from dhstat.jsonio import canonical_digest
+
+    return canonical_digest(_plain(cfg[table]))
+
+
+def plan_signal(
+    ma: float,
+    mh: float,
+    n_events: int,
+    *,
+    cfg: Mapping[str, Any],
+    seed: int,
+    isr: bool = True,
+    key: Sequence[int] = (),
+) -> SamplePlan:
+    """Chunks of a signal sample (no generator cuts, no skim); weights as :func:`simulate_signal`."""
+    lumi = float(cfg["dataset"]["luminosity_fb"])
+    reference = float(cfg["signal"]["reference_cross_section_fb"])
+    weight = lumi * reference / max(n_events, 1)
+    plain = _plain(cfg)
+    size = int(cfg["simulation"]["chunk_events"])
+    tasks = tuple(
+        ChunkTask("signal", n, weight, seed, (STREAM_SIGNAL, *key, i), plain, False, (ma, mh, isr))
+        for i, n in enumerate(_split(n_events, size))
+    )
+    generator = {
+        "name": "dhstat.simulation",
+        "ma": float(ma),
+        "mh": float(mh),
+        "isr": bool(isr),
+        "isr_factor": signal_isr_factor(ma, mh, cfg) if isr else 1.0,
+        "reference_cross_section_fb": reference,
+        "weight": "L x reference_cross_section_fb / n_generated",
+        "detector_digest": _table_digest(cfg, "detector"),
+    }
+    metadata = _metadata(
+        cfg,
+        process="signal",
+        is_data=False,
+        cross_section_fb=reference,
+        luminosity_fb=lumi,
+        n_generated=n_events,
+        seed=seed,
+        generator=generator,
+    )
+    return SamplePlan(tasks, metadata)
+
+
+def plan_data(
+    luminosity_fb: float,
+    *,
+    cfg: Mapping[str, Any],
+    seed: int,
+    injection: Injection | None = None,
+) -> SamplePlan:
+    """Chunks of pseudo-data: Poisson numbers of events of every background (and the signal).
+
+    Example:
+        >>> from dhstat.config import load
+        >>> plan = plan_data(0.001, cfg=load(), seed=1)
+        >>> sorted({task.process for task in plan.tasks})
+        ['eemumu', 'mumu', 'tautau']
+    """
+    plain = _plain(cfg)
+    size = int(cfg["simulation"]["chunk_events"])
+    tasks: list[ChunkTask] = []
+    counts: dict[str, int] = {}
+    for process in BACKGROUNDS:
+        info = process_info(process, cfg)
+        index = PROCESS_INDEX[process]
+        n_total = int(
+            task_rng(seed, STREAM_DATA, index, 1 << 20).poisson(
+                info.generated_cross_section_fb * luminosity_fb
+            )
+        )
+        counts[process] = n_total
+        tasks.extend(
+            ChunkTask(process, n, 1.0, seed, (STREAM_DATA, index, i), plain)
+            for i, n in enumerate(_split(n_total, size))
+        )
+    if injection is not None:
+        index = PROCESS_INDEX["signal"]
+        n_signal = int(
+            task_rng(seed, STREAM_DATA, index, 1 << 20).poisson(injection.sigma_fb * luminosity_fb)
+        )
+        counts["signal"] = n_signal
+        isr = bool(cfg["signal"]["isr"])
+        tasks.extend(
+            ChunkTask(
+                "signal",
+                n,
+                1.0,
+                seed,
+                (STREAM_DATA, index, i),
+                plain,
+                skim=True,
+                signal=(injection.ma, injection.mh, isr),
+                keep_truth=False,
+            )
+            for i, n in enumerate(_split(n_signal, size))
+        )
+    generator = {
+        "name": "dhstat.simulation",
+        "events_drawn": counts,
+        "processes": [*BACKGROUNDS, "signal"],
+        "injection": None
+        if injection is None
+        else {"ma": injection.ma, "mh": injection.mh, "sigma_fb": injection.sigma_fb},
+        "skim": _plain(cfg["simulation"]["skim"]),
+        "detector_digest": _table_digest(cfg, "detector"),
+    }
+    metadata = _metadata(
+        cfg,
+        process="data",
+        is_data=True,
+        cross_section_fb=0.0,
+        luminosity_fb=luminosity_fb,
+        n_generated=sum(counts.values()),
+        seed=seed,
+        generator=generator,
+    )
+    return SamplePlan(tuple(tasks), metadata)
+
+
+def _seed_from(rng: np.random.Generator) -> int:
+    return int(rng.integers(0, 2**63 - 1))
+
+
+def run_plan(plan: SamplePlan) -> Iterator[dict[str, Any]]:
+    """Run the chunks of a plan in this process, in order."""
+    for task in plan.tasks:
+        yield run_chunk(task)
+
+
+def simulate_signal(
+    ma: float,
+    mh: float,
+    n_events: int,
+    *,
+    cfg: Mapping[str, Any],
+    rng: np.random.Generator,
+    isr: bool = True,
+) -> dict[str, Any]:
+    """Reconstructed signal events (all ``n_events``), weight ``L x 1 fb / N``, truth masses."""
+    plan = plan_signal(ma, mh, n_events, cfg=cfg, seed=_seed_from(rng), isr=isr)
+    return concatenate(list(run_plan(plan)))
+
+
+def simulate_background(
+    process: str,
+    luminosity_fb: float,
+    *,
+    cfg: Mapping[str, Any],
+    rng: np.random.Generator,
+    normalise_to_fb: float | None = None,
+) -> dict[str, Any]:
+    """Skimmed MC events of a background at ``luminosity_fb`` (weights to ``normalise_to_fb``)."""
+    plan = plan_background(
+        process, luminosity_fb, cfg=cfg, seed=_seed_from(rng), normalise_to_fb=normalise_to_fb
+    )
+    return concatenate(list(run_plan(plan)))
+
+
+def simulate_data(
+    luminosity_fb: float,
+    *,
+    cfg: Mapping[str, Any],
+    rng: np.random.Generator,
+    injection: Injection | None = None,
+) -> dict[str, Any]:
+    """Skimmed pseudo-data (weight 1) at ``luminosity_fb``, optionally with injected signal."""
+    plan = plan_data(luminosity_fb, cfg=cfg, seed=_seed_from(rng), injection=injection)
+    return concatenate(list(run_plan(plan)))

@@ -1,0 +1,237 @@
+"""Samples: weights, pseudo-data, generator cuts vs no cuts, reproducibility, CLI."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import pytest
+
+from dhstat import ntuples, selection
+from dhstat.cli import main
+from dhstat.config import load, loads
+from dhstat.simulation import (
+    Injection,
+    plan_background,
+    plan_data,
+    process_info,
+    simulate_background,
+    simulate_data,
+    simulate_signal,
+)
+
+SCHEMA = {
+    "weight",
+    "trk_px",
+    "trk_py",
+    "trk_pz",
+    "trk_charge",
+    "trk_dr",
+    "trk_dz",
+    "trk_muonID",
+    "trk_electronID",
+    "trk_clusterE",
+    "gam_E",
+    "gam_theta",
+    "gam_phi",
+    "trg_pass",
+}
+NO_CUTS = "[simulation.generator_cuts]\nenabled = false\n[simulation.skim]\nenabled = false\n"
+
+
+@pytest.fixture(scope="module")
+def cfg():  # type: ignore[no-untyped-def]
+    return load()
+
+
+def test_signal_sample(cfg) -> None:  # type: ignore[no-untyped-def]
+    events = simulate_signal(6.0, 2.5, 2000, cfg=cfg, rng=np.random.default_rng(1), isr=False)
+    assert set(events) == SCHEMA | {"truth_ma", "truth_mh"}
+    assert len(events["weight"]) == 2000
+    lumi = cfg["dataset"]["luminosity_fb"]
+    assert events["weight"] == pytest.approx(np.full(2000, lumi / 2000))
+    assert np.all(events["truth_ma"] == 6.0)
+    assert np.all(events["truth_mh"] == 2.5)
+    assert isinstance(events["trk_px"], ak.Array)
+    assert isinstance(events["weight"], np.ndarray)
+
+
+def test_background_weights(cfg) -> None:  # type: ignore[no-untyped-def]
+    info = process_info("tautau", cfg)
+    plan = plan_background("tautau", 0.2, cfg=cfg, seed=4, normalise_to_fb=8.34)
+    n = round(info.generated_cross_section_fb * 0.2)
+    assert plan.n_events == n
+    assert plan.metadata["n_generated"] == n
+    assert plan.metadata["luminosity_fb"] == 8.34
+    events = simulate_background(
+        "tautau", 0.2, cfg=cfg, rng=np.random.default_rng(2), normalise_to_fb=8.34
+    )
+    assert events["weight"] == pytest.approx(
+        np.full(len(events["weight"]), info.generated_cross_section_fb * 8.34 / n)
+    )
+    assert events["trg_pass"].all()  # the skim requires the trigger
+
+
+def test_pseudo_data_poisson_and_injection(cfg) -> None:  # type: ignore[no-untyped-def]
+    lumi = 0.01
+    drawn = []
+    for seed in range(5):
+        plan = plan_data(lumi, cfg=cfg, seed=seed, injection=Injection(5.0, 2.0, 2000.0))
+        drawn.append(plan.metadata["generator"]["events_drawn"])
+    for process in ("mumu", "tautau", "eemumu"):
+        mean = process_info(process, cfg).generated_cross_section_fb * lumi
+        counts = np.array([d[process] for d in drawn])
+        assert np.all(np.abs(counts - mean) < 5 * math.sqrt(mean))
+        assert len(set(counts.tolist())) > 1  # a Poisson realisation, not the mean
+    signal = np.array([d["signal"] for d in drawn])
+    assert np.all(np.abs(signal - 20.0) < 5 * math.sqrt(20.0))
+    data = simulate_data(
+        0.002, cfg=cfg, rng=np.random.default_rng(3), injection=Injection(5.0, 2.0, 5000.0)
+    )
+    assert set(data) == SCHEMA
+    assert np.all(data["weight"] == 1.0)
+
+
+def test_same_seed_same_events(cfg) -> None:  # type: ignore[no-untyped-def]
+    a = simulate_background("mumu", 0.002, cfg=cfg, rng=np.random.default_rng(9))
+    b = simulate_background("mumu", 0.002, cfg=cfg, rng=np.random.default_rng(9))
+    c = simulate_background("mumu", 0.002, cfg=cfg, rng=np.random.default_rng(10))
+    assert ak.all(ak.flatten(a["trk_px"]) == ak.flatten(b["trk_px"]))
+    assert len(a["weight"]) != len(c["weight"]) or not np.array_equal(
+        ak.flatten(a["trk_px"]).to_numpy(), ak.flatten(c["trk_px"]).to_numpy()
+    )
+
+
+def _selected(events: dict[str, object], cfg, process: str) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    result = selection.select(events, cfg, process=process)
+    w = np.asarray(result.search["weight"])
+    return float(w.sum()), float(np.sqrt((w * w).sum()))
+
+
+@pytest.mark.parametrize(
+    ("process", "lumi_cut", "lumi_all"),
+    [("mumu", 0.2, 0.05), ("tautau", 2.0, 1.0), ("eemumu", 0.5, 0.04)],
+)
+def test_generator_cuts_do_not_change_selected_yield(
+    process: str, lumi_cut: float, lumi_all: float
+) -> None:
+    with_cuts = load()
+    without = loads(NO_CUTS)
+    y1, e1 = _selected(
+        simulate_background(
+            process, lumi_cut, cfg=with_cuts, rng=np.random.default_rng(21), normalise_to_fb=1.0
+        ),
+        with_cuts,
+        process,
+    )
+    y2, e2 = _selected(
+        simulate_background(
+            process, lumi_all, cfg=without, rng=np.random.default_rng(22), normalise_to_fb=1.0
+        ),
+        without,
+        process,
+    )
+    assert e2 > 0
+    assert y2 / e2 > 5
+    assert abs(y1 - y2) < 3.5 * math.hypot(e1, e2), (y1, e1, y2, e2)
+
+
+def test_cli_commands(tmp_path: Path) -> None:
+    sig = tmp_path / "sig.root"
+    main(
+        [
+            "simulate",
+            "signal",
+            "--ma",
+            "5.0",
+            "--mh",
+            "2.0",
+            "--events",
+            "300",
+            "--no-isr",
+            "--seed",
+            "1",
+            "--output",
+            str(sig),
+        ]
+    )
+    meta = ntuples.read_metadata(sig)
+    assert meta["process"] == "signal"
+    assert meta["n_generated"] == 300
+    assert meta["seed"] == 1
+    assert meta["generator"]["isr"] is False
+    assert meta["schema_version"] == "1.0.0"
+    assert len(ntuples.read_tree(sig, "events", ["truth_ma"])["truth_ma"]) == 300
+    bkg = tmp_path / "bkg.root"
+    main(
+        [
+            "simulate",
+            "background",
+            "--process",
+            "tautau",
+            "--lumi",
+            "0.02",
+            "--seed",
+            "1",
+            "--output",
+            str(bkg),
+            "--workers",
+            "1",
+        ]
+    )
+    assert ntuples.read_metadata(bkg)["process"] == "tautau"
+    data = tmp_path / "data.root"
+    main(
+        [
+            "simulate",
+            "data",
+            "--lumi",
+            "0.001",
+            "--seed",
+            "1",
+            "--output",
+            str(data),
+            "--inject-signal",
+            "5.0",
+            "2.0",
+            "1000",
+            "--workers",
+            "1",
+        ]
+    )
+    meta = ntuples.read_metadata(data)
+    assert meta["is_data"] is True
+    assert meta["generator"]["injection"]["sigma_fb"] == 1000.0
+    with pytest.raises(SystemExit) as info:
+        main(
+            [
+                "simulate",
+                "signal",
+                "--ma",
+                "9.0",
+                "--mh",
+                "2.0",
+                "--output",
+                str(tmp_path / "x.root"),
+            ]
+        )
+    assert info.value.code == 2
+    assert not (tmp_path / "x.root").exists()
+
+
+def test_cli_everything(tmp_path: Path) -> None:
+    config = tmp_path / "cfg.toml"
+    config.write_text(
+        "[dataset]\nluminosity_fb = 0.001\n[simulation]\nmc_luminosity_factor = 2.0\n"
+    )
+    out = tmp_path / "out"
+    main(
+        ["simulate", "--config", str(config), "--output", str(out), "--workers", "1", "--seed", "5"]
+    )
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["data.root", "mc_eemumu.root", "mc_mumu.root", "mc_tautau.root"]
+    meta = ntuples.read_metadata(out / "mc_mumu.root")
+    assert meta["luminosity_fb"] == 0.001
+    assert meta["generator"]["mc_luminosity_fb"] == 0.002
