@@ -1,0 +1,305 @@
+"""HEPData submission of a run: tables of every window and the likelihoods (pyhf workspaces).
+
+:func:`build_submission` turns a run directory into a HEPData submission archive with
+`hepdata_lib <https://github.com/HEPData/hepdata_lib>`_: one table per search window quantity set
+(observed N, expected background B, signal efficiency, local Z, Bayes factor, upper limit on sigma),
+the coupling limits and the cutflow, plus the per-window pyhf workspaces as an additional resource
+of type ``HistFactory``. The archive is validated with ``hepdata_validator`` and refused if it is
+larger than HEPData's upload limit (50 MB).
+
+Example:
+    >>> import tempfile, pathlib
+    >>> empty = pathlib.Path(tempfile.mkdtemp())
+    >>> from dhstat import config
+    >>> build_submission(empty, config.load(), empty / "s.tar.gz")
+    Traceback (most recent call last):
+    ...
+    dhstat.errors.InputError: ...: (run directory): expected the files of a finished run ...
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+import tarfile
+import tempfile
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from dhstat import __version__
+from dhstat.errors import InputError
+from dhstat.jsonio import atomic_path
+from dhstat.report import FILES, RunTables, collect
+
+if TYPE_CHECKING:
+    from dhstat.config import Config
+
+__all__ = ["build_submission", "validate_archive"]
+
+log = logging.getLogger(__name__)
+
+_PAPER = "Belle II, Phys. Rev. Lett. 130, 071804 (2023), arXiv:2207.00509"
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+@contextlib.contextmanager
+def _quiet_deprecations() -> Iterator[None]:
+    """hepdata_lib / hepdata_validator use jsonschema's deprecated RefResolver: not our warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        yield
+
+
+def _variable(name: str, values: Any, *, units: str = "", independent: bool = False) -> Any:
+    with _quiet_deprecations():
+        from hepdata_lib import Variable
+
+    variable = Variable(
+        name,
+        is_independent=independent,
+        is_binned=False,
+        units=units,
+        zero_uncertainties_warning=False,
+    )
+    variable.values = [v if isinstance(v, str) else float(v) for v in values]
+    return variable
+
+
+def _mass_variables(cols: Any, rows: Any) -> list[Any]:
+    return [
+        _variable("$M_{A'}$", cols["ma"][rows], units="GeV", independent=True),
+        _variable("$M_{h'}$", cols["mh"][rows], units="GeV", independent=True),
+    ]
+
+
+def _window_table(tables: RunTables) -> Any:
+    with _quiet_deprecations():
+        from hepdata_lib import Table, Uncertainty
+
+    cols = tables.columns
+    rows = np.arange(len(cols["ma"]))
+    table = Table("Search windows")
+    table.description = (
+        "Per search window (centre M_A', M_h'): observed events N, expected background B with its "
+        "MC statistical uncertainty, signal efficiency, local significance Z, Bayes factor and the "
+        "Bayesian upper limit on the cross section (flat prior; credibility level of the [stats] "
+        "configuration). The likelihood of every window is the pyhf workspace in the additional "
+        "resource."
+    )
+    table.location = "Data from the dhstat run (analogue of Figs. 1 and 2)"
+    table.keywords["observables"] = ["N", "SIG"]
+    table.keywords["reactions"] = ["E+ E- --> A' h'"]
+    table.keywords["cmenergies"] = [10.58]
+    for variable in _mass_variables(cols, rows):
+        table.add_variable(variable)
+    optional = (
+        ("n_observed", "Observed events", ""),
+        ("background", "Expected background", ""),
+        ("efficiency", "Signal efficiency", ""),
+        ("z", "Local significance Z", ""),
+        ("bayes_factor", "Bayes factor", ""),
+        ("sigma_ul", "Upper limit on $\\sigma(e^+e^- \\to A'h')$", "fb"),
+    )
+    for key, name, units in optional:
+        if key not in cols:
+            continue
+        variable = _variable(name, cols[key], units=units)
+        if key == "background":
+            errors = [cols[c] for c in cols if c.startswith("background_") and c.endswith("_error")]
+            if errors:
+                uncertainty = Uncertainty("MC stat.", is_symmetric=True)
+                uncertainty.values = [float(v) for v in np.sqrt(np.sum(np.square(errors), axis=0))]
+                variable.add_uncertainty(uncertainty)
+        table.add_variable(variable)
+    return table
+
+
+def _coupling_table(tables: RunTables) -> Any:
+    with _quiet_deprecations():
+        from hepdata_lib import Table
+
+    cols = tables.columns
+    table = Table("Coupling limits")
+    table.description = (
+        "Upper limit on eps^2 x alpha_D per search window centre (analogue of Fig. 3), from the "
+        "cross-section limit, the Born cross section and B(A' -> mu mu)."
+    )
+    table.location = "Data from the dhstat run (analogue of Fig. 3)"
+    table.keywords["observables"] = ["SIG"]
+    rows = np.arange(len(cols["ma"]))
+    for variable in _mass_variables(cols, rows):
+        table.add_variable(variable)
+    table.add_variable(_variable("Upper limit on $\\epsilon^2\\alpha_D$", cols["coupling_ul"]))
+    return table
+
+
+def _cutflow_table(flow: Any) -> Any:
+    with _quiet_deprecations():
+        from hepdata_lib import Table
+
+    table = Table("Cutflow")
+    table.description = (
+        "Events after each cut of the search selection: data (raw counts) and simulated "
+        "processes (weighted to the data luminosity)."
+    )
+    table.location = "Data from the dhstat run"
+    table.keywords["observables"] = ["N"]
+    cuts: list[str] = []
+    for process, document in flow["processes"].items():
+        rows = document["samples"]["search"]
+        cuts = ["input", *[row["cut"] for row in rows]]
+        key = "raw" if document.get("is_data") else "weighted"
+        values = [document["input"][key], *[row[key] for row in rows]]
+        table.add_variable(_variable(f"Events ({process})", values))
+    table.variables.insert(0, _variable("Cut", cuts, independent=True))
+    return table
+
+
+def _likelihood_archives(directory: Path, folder: Path) -> list[tuple[Path, str]]:
+    """The likelihoods as two archives: pyhf patchset (HEPData convention) and one file per window."""
+    import io
+    import json
+
+    from dhstat import workspace
+
+    workspace_set = workspace.read_set(directory)
+    background_only, patchset = workspace.to_patchset(
+        workspace_set, description="dhstat search windows: one patch per window"
+    )
+    readme = (
+        "pyhf likelihoods of every search window.\n"
+        "BkgOnly.json + patchset.json: apply patch w<id> to get window <id>'s workspace, e.g.\n"
+        "  pyhf patchset apply BkgOnly.json patchset.json --name w17 > w17.json\n"
+        "  pyhf cls w17.json   (or: dhstat limit w17.json)\n"
+    )
+    members = {
+        "README.txt": readme,
+        "BkgOnly.json": json.dumps(background_only, indent=1, sort_keys=True),
+        "patchset.json": json.dumps(patchset, indent=1, sort_keys=True),
+    }
+    patch_archive = folder / "likelihoods_patchset.tar.gz"
+    with tarfile.open(patch_archive, "w:gz") as tar:
+        for name, text in members.items():
+            data = text.encode("utf-8")
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+    per_window = workspace.archive(workspace_set, folder / "likelihoods_workspaces.tar.gz")
+    patch_text = (
+        "pyhf likelihoods of all search windows: background-only workspace and a patchset "
+        "with one patch per window (HEPData convention)"
+    )
+    window_text = (
+        "pyhf likelihoods of all search windows: one standalone workspace per window "
+        "(w<id>.json) and the index of the windows (index.json)"
+    )
+    return [(patch_archive, patch_text), (per_window, window_text)]
+
+
+def validate_archive(path: str | Path) -> list[str]:
+    """Validate a submission archive with ``hepdata_validator``; return its messages (empty: valid)."""
+    with _quiet_deprecations():
+        from hepdata_validator.full_submission_validator import FullSubmissionValidator
+
+        validator = FullSubmissionValidator()
+        valid = validator.validate(archive=str(path))
+    if valid:
+        return []
+    return [
+        f"{name}: {message.message}"
+        for name, messages in validator.get_messages().items()
+        for message in messages
+    ]
+
+
+def build_submission(
+    outdir: str | Path,
+    cfg: Config,
+    output: str | Path,
+    *,
+    extra_resources: Sequence[Path] = (),
+) -> Path:
+    """Write the HEPData submission archive of the run in ``outdir`` to ``output``.
+
+    Args:
+        outdir: A run directory (``dhstat run`` or the stage commands).
+        cfg: The configuration (its ``[report] hepdata_max_mb`` is the size limit).
+        output: The archive to write (``.tar.gz``).
+        extra_resources: More files to attach as additional resources.
+
+    Returns:
+        The archive's path.
+
+    Raises:
+        InputError: the run has no window results, or the archive would exceed the size limit.
+        RuntimeError: the archive does not pass ``hepdata_validator`` (a dhstat bug).
+    """
+    with _quiet_deprecations():
+        from hepdata_lib import Submission
+
+    root = Path(outdir)
+    target = Path(output)
+    tables = collect(root)
+    if not tables.has("ma", "mh") or not (set(tables.columns) - {"id", "ma", "mh"}):
+        raise InputError(
+            root,
+            "(run directory)",
+            "the files of a finished run (windows.json, counts.json, results.json, ...)",
+        )
+    limit_mb = float(cfg["report"]["hepdata_max_mb"])
+    submission = Submission()
+    submission.comment = (
+        f"Sliding-window search for dark Higgsstrahlung produced with dhstat {__version__}, "
+        f"modelled on {_PAPER}."
+    )
+    submission.add_table(_window_table(tables))
+    if tables.has("coupling_ul"):
+        submission.add_table(_coupling_table(tables))
+    if "cutflow" in tables.documents:
+        submission.add_table(_cutflow_table(tables.documents["cutflow"]))
+    with tempfile.TemporaryDirectory(prefix="dhstat-hepdata-") as scratch:
+        folder = Path(scratch)
+        workspaces = root / FILES["workspaces"]
+        if (workspaces / "index.json").is_file():
+            for archive, description in _likelihood_archives(workspaces, folder):
+                _check_size(archive, limit_mb, f"the likelihood archive {archive.name}")
+                submission.add_additional_resource(
+                    description, str(archive), copy_file=True, file_type="HistFactory"
+                )
+        for extra in extra_resources:
+            submission.add_additional_resource(extra.name, str(extra), copy_file=True)
+        build = folder / "build"
+        build.mkdir()
+        with contextlib.chdir(build), _quiet_deprecations():
+            submission.create_files(str(folder / "files"), validate=False, remove_old=True)
+        produced = build / "submission.tar.gz"
+        _check_size(produced, limit_mb, "the submission archive")
+        messages = validate_archive(produced)
+        if messages:
+            msg = "HEPData validation failed: " + "; ".join(messages[:5])
+            raise RuntimeError(msg)
+        with atomic_path(target) as temporary:
+            shutil.copyfile(produced, temporary)
+    log.info("HEPData submission written to %s", target)
+    return target
+
+
+def _check_size(path: Path, limit_mb: float, what: str) -> None:
+    size_mb = path.stat().st_size / 1e6
+    if size_mb > limit_mb:
+        raise InputError(
+            path,
+            "(size)",
+            f"{what} to be at most {limit_mb:g} MB (HEPData's upload limit is 50 MB); "
+            "publish fewer windows or host the workspaces elsewhere and link them",
+            got=f"{size_mb:.1f} MB",
+        )
