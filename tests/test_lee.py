@@ -153,6 +153,41 @@ def test_nuisances_reproduce_the_prior_predictive_tail() -> None:
     assert stats.poisson.sf(n_star - 1, b) < reference - 10 * np.sqrt(reference / n_toys)
 
 
+@pytest.mark.parametrize(("rel", "mc_stat"), [(0.3, True), (0.0, False), (0.0, True)])
+def test_small_cells_give_the_exact_window_distribution(rel: float, mc_stat: bool) -> None:
+    """Identical windows of 60 cells with small and large means (both generators of the toys):
+    with a common MC-statistics scale s the window count is negative binomial NB(sum a_c, s f)
+    given the systematic factor f = max(0, 1 + rel theta), integrated by Gauss-Hermite."""
+    w, s = 5, 0.27
+    cell_b = np.tile([0.02, 0.1, 0.4, 0.9, 2.5], 12)  # means below and above the direct-draw cut
+    c = cell_b.size
+    cells = lee.CellInputs(cell_b, cell_b * s, np.arange(0, w * c + 1, c), np.tile(np.arange(c), w))
+    b = float(cell_b.sum())
+    model = lee.build_toy_model(
+        np.full(w, b),
+        cells,
+        pvalue=PVALUE,
+        relative_windows=np.full((1, w), rel) if rel else None,
+        mc_stat=mc_stat,
+        batch_size=4000,
+    )
+    n_toys = 20000
+    toys = max_z(model, n_toys, seed=13)
+    x, wgt = np.polynomial.hermite_e.hermegauss(80)
+    wgt = wgt / wgt.sum()
+    f = np.maximum(1 + rel * x, 1e-300)
+    for k in (int(b) - 3, int(b), int(b) + 6, int(b) + 14):
+        z_k = float(stats.norm.isf(stats.poisson.sf(k - 1, b)))  # Z is increasing in n
+        if mc_stat:
+            tail = stats.nbinom.sf(k - 1, b / s, 1 / (1 + s * f))
+        else:
+            tail = stats.poisson.sf(k - 1, b * f)
+        reference = float((wgt * tail).sum())
+        observed = float(np.mean(toys >= z_k - 1e-9))
+        sigma = np.sqrt(reference * (1 - reference) / n_toys)
+        assert abs(observed - reference) < 4.5 * sigma + 1e-12, (k, observed, reference)
+
+
 def test_gross_vitells_agrees_with_toys_on_a_chain() -> None:
     """1-D chain of 100 windows of 10 cells (step 1 cell, 90 % overlap), smooth background."""
     cells, b = chain_cells(n_windows=100, width=10, cell_mean=40.0)
@@ -220,6 +255,25 @@ def test_counts_outside_the_tables_are_computed_on_the_fly() -> None:
     first = model.ztable.values[model.ztable.offsets[:-1]]
     assert np.all(first[model.ztable.n_min > 0] <= 1.0)
     np.testing.assert_array_equal(fast[~below], expected[~below])
+
+
+def test_toys_do_not_depend_on_the_table_range() -> None:
+    """Short tables (most counts above or below them, computed exactly) give the same toys."""
+    rng = np.random.default_rng(5)
+    cells, b = chain_cells(n_windows=60, width=6, cell_mean=0.5)
+    cells = lee.CellInputs(
+        rng.uniform(0.05, 3.0, cells.n_cells), np.zeros(cells.n_cells), cells.indptr, cells.indices
+    )
+    b = np.asarray(cells.matrix() @ cells.background).ravel()
+    common = {"centres": np.arange(60.0), "gv_toys": 300, "batch_size": 400}
+    wide = lee.build_toy_model(b, cells, pvalue=PVALUE, **common)
+    short = lee.build_toy_model(b, cells, pvalue=PVALUE, table_sigmas=0.3, **common)
+    assert np.any(short.ztable.n_max < wide.ztable.n_max)
+    one, two = lee.run_toys(wide, n_toys=800, seed=4), lee.run_toys(short, n_toys=800, seed=4)
+    for i in one:
+        np.testing.assert_array_equal(one[i].max_z, two[i].max_z)
+        np.testing.assert_array_equal(one[i].argmax, two[i].argmax)
+        np.testing.assert_array_equal(one[i].euler, two[i].euler)
 
 
 def test_toys_below_every_table_get_their_exact_maximum() -> None:

@@ -20,9 +20,16 @@ estimated from pseudo-experiments that keep every correlation of the real search
     from a Gamma distribution with the cell's mean ``b_c`` and variance ``sum w^2_c`` (the same
     mean and variance as the ``staterror`` constraint of the window likelihoods, positive by
     construction, and the natural posterior of a mean estimated from weighted MC events). Poisson
-    of a Gamma is negative binomial: it is drawn directly by inversion with one uniform number per
-    cell and toy (most cells have a mean far below one, so this is several times faster than
-    drawing a Gaussian and a Poisson number).
+    of a Gamma is negative binomial. Cells with a mean above two (and cells with injected signal)
+    are drawn directly (numpy Gamma and Poisson). All others, most cells with means far below
+    one, are drawn by inversion of one uniform number per cell and toy, and only where it
+    matters: toys with similar systematic draws are simulated together, so per cell the CDF
+    values ``P(N <= n)``, n = 0, 1, 2, are bracketed by their values at the smallest and largest
+    systematic factor of the group; the uniform number is compared with the brackets (its
+    leading 32 bits alone decide most counts, 0) and only undecided pairs are inverted with
+    their own factor. The counts are exactly those of inverting every pair; the window counts
+    are sums of the cell counts through the window -> cell map (uint16 when no window can
+    exceed 65535).
 
   Both are draws from the priors, so the ensemble is the prior-predictive (hybrid) ensemble under
   which the observed local p-values are defined.
@@ -115,7 +122,7 @@ Z_CAP = 38.0
 Z_BELOW = -math.inf
 
 #: Upper bound on cells x toys generated at once inside a batch (bounds the memory of a task).
-_CHUNK_ELEMENTS = 1 << 21
+_CHUNK_ELEMENTS = 1 << 22
 
 #: Gamma scale standing for "no MC smearing": the negative-binomial draw becomes Poisson.
 _NO_SMEARING = 1e-300
@@ -256,20 +263,18 @@ def _subset(windows: Any, rows: NDArray[np.int64], total: int) -> Any:
 def _table_task(
     task: tuple[Any, PValueFn, NDArray[np.int64], NDArray[np.int64]],
 ) -> NDArray[np.float64]:
-    """Z for counts n_min..n_max of a group of windows (concatenated); module-level for executors."""
+    """Z for counts n_min..n_max of a group of windows (concatenated); module-level for executors.
+
+    One call of the p-value function for the whole group: a (windows x counts) matrix, rows
+    shorter than the longest repeat their last count (groups are formed from windows with similar
+    table lengths, so little is computed twice).
+    """
     windows, pvalue, n_min, n_max = task
     length = n_max - n_min + 1
-    values = np.empty(int(length.sum()), dtype=np.float64)
-    offsets = np.concatenate([[0], np.cumsum(length)])
-    columns = 64
-    for start in range(0, int(length.max()), columns):
-        rows = np.flatnonzero(length > start)
-        ks = np.arange(start, min(start + columns, int(length[rows].max())), dtype=np.int64)
-        n = n_min[rows, None] + np.minimum(ks[None, :], length[rows, None] - 1)
-        p = pvalue(_subset(windows, rows, n_min.size), n)
-        z = _z_of_p(np.asarray(p, dtype=np.float64).reshape(n.shape))
-        sub, cols = np.nonzero(ks[None, :] < length[rows, None])
-        values[offsets[rows[sub]] + ks[cols]] = z[sub, cols]
+    ks = np.arange(int(length.max(initial=1)), dtype=np.int64)
+    n = n_min[:, None] + np.minimum(ks[None, :], length[:, None] - 1)
+    z = _z_of_p(np.asarray(pvalue(windows, n), dtype=np.float64).reshape(n.shape))
+    values: NDArray[np.float64] = z[ks[None, :] < length[:, None]]
     return values
 
 
@@ -296,7 +301,7 @@ def build_ztable(
     n_min: NDArray[np.int64] | None = None,
     z_floor: float = 0.0,
     executor: parallel.Executor | None = None,
-    rows_per_task: int = 128,
+    rows_per_task: int = 1024,
 ) -> ZTable:
     """Tabulate ``Z_w(n) = Phi^-1(1 - pvalue(windows, n)_w)`` for n = n_min_w .. n_max_w.
 
@@ -326,6 +331,8 @@ def build_ztable(
     tables: list[NDArray[np.float64]] = [np.zeros(0)] * n_max.size
     todo = np.arange(n_max.size)
     while todo.size:
+        # Windows of similar table length share a task (one p-value call per task).
+        todo = todo[np.argsort(n_max[todo] - low[todo], kind="stable")]
         groups = [todo[a : a + rows_per_task] for a in range(0, todo.size, rows_per_task)]
         tasks = [(_subset(windows, g, n_max.size), pvalue, low[g], n_max[g]) for g in groups]
         for group, values in zip(groups, run(_table_task, tasks), strict=True):
@@ -334,7 +341,7 @@ def build_ztable(
                 tables[row] = table
         # A table must start at or below the floor (then every count below it is below too).
         first = np.array([tables[i][0] for i in todo])
-        todo = todo[(first > z_floor) & (low[todo] > 0)]
+        todo = np.sort(todo[(first > z_floor) & (low[todo] > 0)])
         low[todo] = 0
     offsets = np.concatenate([[0], np.cumsum(n_max - low + 1)]).astype(np.int64)
     values = np.concatenate([*tables, np.zeros(0)])
@@ -642,97 +649,247 @@ def _batch_size(model: ToyModel, n_toys: int, index: int) -> int:
     return max(0, min(model.batch_size, n_toys - index * model.batch_size))
 
 
-def _negative_binomial(
-    rng: np.random.Generator,
-    shape: NDArray[np.float64],
-    scale: NDArray[np.float64],
-    relative: NDArray[np.float64],
-    theta: NDArray[np.float64] | None,
-    t: int,
-) -> NDArray[np.int32]:
-    """Counts ~ Poisson(Gamma(shape_c, scale_c * f_ct)) per cell c and toy t, by inversion.
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """Per-batch view of a model's cells for the sparse toy generator (see :func:`_window_counts`).
 
-    ``f_ct = max(0, 1 + sum_k theta_kt relative_kc)`` (1 without ``theta``). The Poisson-Gamma
-    mixture is the negative binomial with ``p(0) = (1 + x)^-a`` and
-    ``p(n + 1) = p(n) (a + n) q / (n + 1)``, ``x = scale * f``, ``q = x / (1 + x)``; a tiny scale
-    makes it Poisson with mean ``a x``. One uniform number per cell and toy: most cells have a mean
-    well below one, so rounds 0 and 1 (dense, in cache-sized blocks of cells) settle almost all
-    draws and the few left take vectorised rounds.
+    Attributes:
+        small: Cells drawn by the thresholded inversion (small mean, no injected signal).
+        large: Cells drawn directly by numpy's Gamma and Poisson generators.
+        sparse_map: Window -> sparse-cell map, (W, S), uint16 and int64 copies.
+        max_cells: Largest number of sparse cells in one window.
+        dense_map: Window -> dense-cell map, (W, D), int64.
+        shape: Gamma shape ``b / scale`` of each sparse cell.
+        scale: Gamma scale of each sparse cell.
+        relative: Relative systematic shifts of the sparse cells, (K, S).
     """
-    n_cells = shape.size
-    u = rng.random((n_cells, t))
-    counts = np.empty((n_cells, t), dtype=np.int32)
-    block = max(1, (1 << 15) // max(t, 1))
-    left: list[
-        tuple[
-            NDArray[np.int64],
-            NDArray[np.float64],
-            NDArray[np.float64],
-            NDArray[np.float64],
-            NDArray[np.float64],
-        ]
-    ] = []
-    for a in range(0, n_cells, block):
-        b = min(a + block, n_cells)
-        sh = shape[a:b, None]
-        if theta is None:  # the same distribution in every toy: (c, 1) columns broadcast
-            x = scale[a:b, None]
-        else:
-            x = np.ones((b - a, t))
-            for k in range(theta.shape[0]):
-                x += relative[k, a:b, None] * theta[k]
-            np.maximum(x, 0.0, out=x)
-            x *= scale[a:b, None]
-        p0 = np.log1p(x)
-        p0 *= -sh
-        np.exp(p0, out=p0)
-        q = x / (1.0 + x)
-        alpha = q * sh
-        p1 = p0 * alpha
-        f1 = p1 + p0
-        ub = u[a:b]
-        out = counts[a:b]
-        np.greater(ub, p0, out=out, casting="unsafe")
-        beyond = ub > f1
-        out += beyond
-        flat = np.flatnonzero(beyond)
-        if flat.size:
-            rows, cols = np.divmod(flat, t)
-            c_al = 0 if theta is None else cols
-            left.append(
-                (
-                    (rows + a) * t + cols,
-                    p1[rows, c_al],
-                    f1[rows, c_al],
-                    q[rows, c_al],
-                    alpha[rows, c_al],
-                )
-            )
-    if not left:
-        return counts
-    index = np.concatenate([item[0] for item in left])
-    p, cumulative, q_left, alpha_left = (
-        np.concatenate([item[j] for item in left]) for j in (1, 2, 3, 4)
+
+    small: NDArray[np.int64]
+    large: NDArray[np.int64]
+    sparse_map: tuple[sparse.csr_matrix, sparse.csr_matrix]
+    max_cells: int
+    dense_map: sparse.csr_matrix
+    shape: NDArray[np.float64]
+    scale: NDArray[np.float64]
+    relative: NDArray[np.float64]
+
+
+#: Cells with a larger mean are drawn directly (an inversion would take many rounds).
+_DENSE_MEAN = 2.0
+
+#: Largest window count summed in uint16.
+_UINT16_MAX = 65535
+
+
+def _layout(model: ToyModel) -> _Layout:
+    matrix = sparse.csr_matrix(
+        (
+            np.ones(model.indices.size, dtype=np.int64),
+            model.indices.astype(np.int32),
+            model.indptr.astype(np.int32),
+        ),
+        shape=(model.n_windows, model.background.size),
     )
-    uu = u.ravel()[index]
-    flat_counts = counts.ravel()
-    k = 1
+    is_dense = (model.background > _DENSE_MEAN) | (model.signal > 0)
+    dense = np.flatnonzero(is_dense)
+    cells = np.flatnonzero(~is_dense)
+    wide = matrix[:, cells].tocsr()
+    shape = np.where(model.mc_scale > 0, model.background / model.mc_scale, 0.0)
+    return _Layout(
+        small=cells,
+        large=dense,
+        sparse_map=(wide.astype(np.uint16), wide),
+        max_cells=int(np.diff(wide.indptr).max(initial=0)),
+        dense_map=matrix[:, dense].tocsr(),
+        shape=shape[cells],
+        scale=model.mc_scale[cells],
+        relative=np.ascontiguousarray(model.relative[:, cells]),
+    )
+
+
+def _factor_range(
+    relative: NDArray[np.float64], theta: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Bounds of ``f_ct = max(0, 1 + sum_k theta_kt relative_kc)`` over the toys t, per cell."""
+    top, bottom = theta.max(axis=1), theta.min(axis=1)
+    positive, negative = relative.clip(min=0.0).T, relative.clip(max=0.0).T
+    high = positive @ top + negative @ bottom
+    low = positive @ bottom + negative @ top
+    return np.maximum(1.0 + low, 0.0), np.maximum(1.0 + high, 0.0)
+
+
+#: Counts 0 .. _LEVELS - 1 are decided by bounds on the CDF; larger ones are inverted exactly.
+_LEVELS = 3
+
+
+def _p_zero(shape: NDArray[np.float64], x: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``P(N = 0) = (1 + x)^-a`` of the negative binomial with Gamma shape a and scale x."""
+    p: NDArray[np.float64] = np.log1p(x)
+    p *= -shape
+    np.exp(p, out=p)
+    return p
+
+
+def _cdf_levels(shape: NDArray[np.float64], x: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``P(N <= n)`` for n = 0 .. _LEVELS - 1 (rows) of the negative binomial (shape a, scale x).
+
+    The last row is ``-inf``: no count is decided beyond the levels.
+    """
+    out = np.empty((_LEVELS + 1, x.size))
+    p = _p_zero(shape, x)
+    q = x / (1.0 + x)
+    out[0] = p
+    for n in range(1, _LEVELS):
+        p = p * (shape + (n - 1)) * q / n
+        out[n] = out[n - 1] + p
+    out[_LEVELS] = -np.inf
+    return out
+
+
+def _invert(
+    u: NDArray[np.float64], shape: NDArray[np.float64], x: NDArray[np.float64]
+) -> NDArray[np.int64]:
+    """Negative-binomial counts by inversion of ``u``, one per entry.
+
+    ``P(0) = (1 + x)^-a`` and ``P(n + 1) = P(n) (a + n) q / (n + 1)``, ``q = x / (1 + x)``, for
+    the Poisson-Gamma mixture with Gamma shape ``a`` and scale ``x`` (a tiny scale makes it Poisson
+    with mean ``a x``). The count is the smallest n with ``u <= P(N <= n)``.
+    """
+    counts = np.zeros(u.size, dtype=np.int64)
+    p = _p_zero(shape, x)
+    index = np.flatnonzero(u > p)
+    if not index.size:
+        return counts
+    q = x[index] / (1.0 + x[index])
+    alpha = q * shape[index]
+    p, uu = p[index], u[index]
+    cumulative = p.copy()
+    k = 0
     while index.size:
         k += 1
-        p *= (alpha_left + q_left * (k - 1)) / k
+        p *= (alpha + q * (k - 1)) / k
         cumulative += p
-        done = (uu <= cumulative) | (p <= 0.0)  # p == 0: the tail is exhausted in float64
-        flat_counts[index[done]] = k
-        keep = ~done
-        index, p, cumulative, uu, alpha_left, q_left = (
-            index[keep],
-            p[keep],
-            cumulative[keep],
-            uu[keep],
-            alpha_left[keep],
-            q_left[keep],
-        )
+        counts[index] = k
+        keep = (uu > cumulative) & (p > 0.0)  # p == 0: the tail is exhausted in float64
+        if not keep.all():
+            index, p, cumulative, uu, alpha, q = (
+                index[keep],
+                p[keep],
+                cumulative[keep],
+                uu[keep],
+                alpha[keep],
+                q[keep],
+            )
     return counts
+
+
+def _window_counts(
+    model: ToyModel,
+    layout: _Layout,
+    rng: np.random.Generator,
+    theta: NDArray[np.float64] | None,
+    t: int,
+) -> NDArray[np.int64]:
+    """Window counts of ``t`` toys, shape (W, t), from negative-binomial counts per cell and toy.
+
+    Sparse cells: one uniform number ``u = (v + w) 2^-32`` per cell and toy, ``v`` a 32-bit integer
+    (two per 64-bit draw) and ``w ~ U(0, 1)`` drawn only where needed; the count is the inverse
+    CDF at ``u``. With ``f_lo <= f_ct <= f_hi`` the range of the systematic factor of a cell over
+    these toys, ``P(N <= n)`` lies between its values at ``f_hi`` and ``f_lo`` (the negative
+    binomial grows stochastically with its scale), so the count is 0 wherever
+    ``u <= P_fhi(0)`` (decided on ``v`` alone: most pairs), 1 wherever
+    ``P_flo(0) < u <= P_fhi(N <= 1)``, and only the remaining pairs are inverted exactly with
+    their own ``f_ct``. The counts are exactly those of inverting every pair.
+    """
+    n_cells = layout.small.size
+    scale, shape = layout.scale, layout.shape
+    if theta is None:
+        low = high = _cdf_levels(shape, scale)
+    else:
+        f_low, f_high = _factor_range(layout.relative, theta)
+        low, high = _cdf_levels(shape, scale * f_high), _cdf_levels(shape, scale * f_low)
+    # u > low_0 is possible only if (v + 1) 2^-32 > low_0, i.e. v >= floor(low_0 2^32).
+    threshold = np.minimum(np.floor(low[0] * 2.0**32), 2.0**32 - 1).astype(np.uint32)
+    raw = np.asarray(rng.bit_generator.random_raw((n_cells * t + 1) // 2), dtype=np.uint64)
+    v = raw.view(np.uint32)[: n_cells * t].reshape(n_cells, t)
+    candidate = v >= threshold[:, None]
+    pairs = np.flatnonzero(candidate)
+    slot = pairs // t
+    u = v.ravel()[pairs] + rng.random(pairs.size)
+    u *= 2.0**-32
+    # count > n where u > high_n; count <= n where u <= low_n: decided where both agree.
+    count = np.zeros(pairs.size, dtype=np.int64)
+    for level in range(_LEVELS):
+        count += u > high[level][slot]
+    if theta is None:  # exact bounds: only counts beyond the levels are undecided
+        exact = np.flatnonzero(count == _LEVELS)
+    else:
+        exact = np.flatnonzero(u > low.ravel()[count * n_cells + slot])
+    cell, toy = slot[exact], pairs[exact] - slot[exact] * t
+    x = scale[cell]
+    if theta is not None:
+        f = np.ones(exact.size)
+        for k in range(theta.shape[0]):
+            f += layout.relative[k, cell] * theta[k, toy]
+        np.maximum(f, 0.0, out=f)
+        x = x * f
+    count[exact] = _invert(u[exact], shape[cell], x)
+    # A window count is at most (cells in the window) x (largest cell count): uint16 if it fits.
+    small = layout.max_cells * int(count.max(initial=0)) <= _UINT16_MAX
+    counts = np.zeros((n_cells, t), dtype=np.uint16 if small else np.int64)
+    counts.ravel()[pairs] = count
+    n_w = np.asarray(layout.sparse_map[0 if small else 1] @ counts, dtype=np.int64)
+    dense = layout.large
+    if dense.size:
+        mean = np.repeat(model.background[dense, None], t, axis=1)
+        if theta is not None:
+            factor = np.ones((dense.size, t))
+            for k in range(theta.shape[0]):
+                factor += model.relative[k, dense, None] * theta[k]
+            np.maximum(factor, 0.0, out=factor)
+            mean *= factor
+        rows = np.flatnonzero(model.mc_scale[dense] > _NO_SMEARING)
+        if rows.size:
+            cells = dense[rows]
+            gamma = rng.standard_gamma(
+                np.repeat(model.background[cells, None], t, axis=1) / (model.mc_scale[cells, None])
+            )
+            mean[rows] *= gamma * (model.mc_scale[cells, None] / model.background[cells, None])
+        mean += model.signal[dense, None]
+        n_w += np.asarray(layout.dense_map @ rng.poisson(mean), dtype=np.int64)
+    return n_w
+
+
+@dataclass(frozen=True, slots=True)
+class _Padded:
+    """Z tables with a :data:`Z_BELOW` entry before and a ``+inf`` entry after each window's table.
+
+    ``values[clip(n + shift, first, last)]`` is the fast lookup of counts n of shape (W, T).
+    """
+
+    values: NDArray[np.float64]
+    shift: NDArray[np.int64]
+    first: NDArray[np.int64]
+    last: NDArray[np.int64]
+
+
+def _padded_tables(table: ZTable) -> _Padded:
+    w = table.n_min.size
+    start = table.offsets[:-1] + 2 * np.arange(w)  # position of the Z_BELOW entry
+    length = np.diff(table.offsets)
+    values = np.empty(table.values.size + 2 * w)
+    inside = np.ones(values.size, dtype=bool)
+    inside[start] = False
+    inside[start + length + 1] = False
+    values[inside] = table.values
+    values[start] = Z_BELOW
+    values[start + length + 1] = math.inf
+    return _Padded(
+        values,
+        (start + 1 - table.n_min)[:, None],
+        start[:, None],
+        (start + length + 1)[:, None],
+    )
 
 
 def run_batch(task: tuple[ToyModel, int, int, int]) -> BatchResult:
@@ -745,48 +902,55 @@ def run_batch(task: tuple[ToyModel, int, int, int]) -> BatchResult:
     size = _batch_size(model, n_toys, index)
     rng = parallel.task_rng(seed, index)
     first = index * model.batch_size
-    n_cells = model.background.size
-    chunk = max(1, min(size, _CHUNK_ELEMENTS // max(n_cells, 1)))
-    matrix = sparse.csr_matrix(
-        (
-            np.ones(model.indices.size, dtype=np.int32),
-            model.indices.astype(np.int32),
-            model.indptr.astype(np.int32),
-        ),
-        shape=(model.n_windows, n_cells),
-    )
+    layout = _layout(model)
+    lookup = _padded_tables(model.ztable)
+    chunk = max(1, min(size, _CHUNK_ELEMENTS // max(layout.small.size, 1)))
     n_sys = model.relative.shape[0]
-    shape = np.where(model.mc_scale > 0, model.background / model.mc_scale, 0.0)
-    signal_cells = np.flatnonzero(model.signal > 0)
     max_z = np.empty(size, dtype=np.float64)
     argmax = np.empty(size, dtype=np.int64)
     n_gv = max(0, min(size, model.gv_toys - first))
     euler = np.zeros((n_gv, len(model.thresholds)), dtype=np.int64)
     roots = np.sqrt(np.asarray(model.thresholds, dtype=np.float64))
+    # The systematic draws of the whole batch come first; toys with similar draws are simulated
+    # together (narrow range of the systematic factor per chunk: few pairs need an exact
+    # inversion). Every toy keeps its own position in the batch.
+    theta_all = rng.standard_normal((n_sys, size)) if n_sys else None
+    if theta_all is not None:
+        weight = np.abs(model.relative).max(axis=1, initial=0.0)
+        order = np.argsort(weight @ theta_all, kind="stable")
+    else:
+        order = np.arange(size)
     for start in range(0, size, chunk):
-        t = min(chunk, size - start)
-        theta = rng.standard_normal((n_sys, t)) if n_sys else None
-        counts = _negative_binomial(rng, shape, model.mc_scale, model.relative, theta, t)
-        if signal_cells.size:
-            counts[signal_cells] += rng.poisson(
-                np.broadcast_to(model.signal[signal_cells, None], (signal_cells.size, t))
-            ).astype(np.int32)
-        n_w = np.asarray(matrix @ counts, dtype=np.int64)  # (W, t)
-        z = model.lookup(n_w, exact=False)
+        toys = order[start : start + chunk]
+        t = toys.size
+        theta = None if theta_all is None else theta_all[:, toys]
+        n_w = _window_counts(model, layout, rng, theta, t)
+        z = lookup.values[np.clip(n_w + lookup.shift, lookup.first, lookup.last)]
+        kept = np.flatnonzero(toys < n_gv)
         best = np.argmax(z, axis=0)
         top = z[best, np.arange(t)]
-        unknown = np.flatnonzero(top == Z_BELOW)  # every window below its table: compute them
-        if unknown.size:
-            z[:, unknown] = model.lookup(n_w[:, unknown])
-            best[unknown] = np.argmax(z[:, unknown], axis=0)
-            top[unknown] = z[best[unknown], unknown]
-        argmax[start : start + t] = best
-        max_z[start : start + t] = top
-        if start < n_gv:
-            stop = min(t, n_gv - start)
-            zz = z[:, :stop]
+        # A count above its table looks up +inf: compute those exactly where they matter (the
+        # toy's maximum, Euler characteristics); a toy with every window below its table gets
+        # its Z computed exactly.
+        redo = np.flatnonzero((top == math.inf) | (top == Z_BELOW) | (toys < n_gv))
+        if redo.size:
+            block = z[:, redo]
+            over = np.isposinf(block)
+            if np.any(over):
+                rows, cols = np.nonzero(over)
+                block[rows, cols] = model._compute(rows, n_w[rows, redo[cols]])
+            below = np.flatnonzero(np.all(block == Z_BELOW, axis=0))
+            if below.size:
+                block[:, below] = model.lookup(n_w[:, redo[below]])
+            z[:, redo] = block
+            best[redo] = np.argmax(block, axis=0)
+            top[redo] = block[best[redo], np.arange(redo.size)]
+        argmax[toys] = best
+        max_z[toys] = top
+        if kept.size:
+            zz = z[:, kept]
             for j, root in enumerate(roots):
-                euler[start : start + stop, j] = euler_characteristic(zz > root, model.graph)
+                euler[toys[kept], j] = euler_characteristic(zz > root, model.graph)
     return BatchResult(index, max_z, argmax, euler)
 
 

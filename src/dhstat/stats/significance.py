@@ -140,7 +140,8 @@ def hybrid_pvalue(windows: WindowSet, n: ArrayLike) -> NDArray[np.float64]:
             out[rows, cols] = _core.pvalue(
                 c[:, :, None], group.background[:, None, :], group.weight[:, None, :]
             )
-    return out
+    # Quadrature weights sum to 1 only up to rounding: keep p a probability.
+    return np.clip(out, 0.0, 1.0, out=out)
 
 
 def _hybrid_generic(model: GenericModel, settings: Settings) -> tuple[float, float, str]:
