@@ -84,6 +84,23 @@ def test_muon_cluster_and_charge(quiet) -> None:  # type: ignore[no-untyped-def]
     assert np.all(ak.flatten(gap["trk_clusterE"]).to_numpy() == 0.0)
 
 
+def test_electron_id_and_cluster(quiet) -> None:  # type: ignore[no-untyped-def]
+    n = 20000
+    for p, expected in [(2.0, 0.95), (0.4, 0.0)]:  # electron ID above p_min = 0.5 GeV/c
+        events = reconstruct(_single(70.0, p, -11, n), cfg=quiet, rng=np.random.default_rng(14))
+        ident = ak.flatten(events["trk_electronID"]).to_numpy() > 0.5
+        assert ident.mean() == pytest.approx(expected, abs=0.006)
+        assert np.all(ak.flatten(events["trk_charge"]).to_numpy() == 1)  # -11 = e+
+    e = ak.flatten(events["trk_clusterE"]).to_numpy()  # ECL cluster ~ E for electrons
+    assert np.mean(e) == pytest.approx(0.4, rel=0.01)
+    assert np.std(e) == pytest.approx(math.hypot(0.013 / math.sqrt(0.4), 0.013) * 0.4, rel=0.05)
+    gap = reconstruct(_single(129.5, 2.0, 11, 100), cfg=quiet, rng=np.random.default_rng(15))
+    assert np.all(ak.flatten(gap["trk_electronID"]).to_numpy() < 0.5)  # no ECL, no electron ID
+    muons = reconstruct(_single(70.0, 2.0, 13, n), cfg=quiet, rng=np.random.default_rng(16))
+    fake = (ak.flatten(muons["trk_electronID"]) > 0.5).to_numpy().mean()
+    assert fake == pytest.approx(0.005, abs=0.0015)  # muons fake electrons at the set rate
+
+
 def test_photons(quiet) -> None:  # type: ignore[no-untyped-def]
     n = 20000
     events = reconstruct(_single(90.0, 1.0, 22, n), cfg=quiet, rng=np.random.default_rng(9))

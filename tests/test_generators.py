@@ -91,6 +91,63 @@ def test_tau_decay_energy_in_tau_frame() -> None:
     assert stats.kstest(x, lambda t: (2 * t**3 - t**4 - f0) / (1 - f0)).pvalue > P_MIN
 
 
+def _michel_cdf(x0: float):  # type: ignore[no-untyped-def]
+    f0 = 2 * x0**3 - x0**4
+    return lambda t: (2 * t**3 - t**4 - f0) / (1 - f0)
+
+
+def test_tautau_emu_electron_michel_spectrum_and_slots(quiet) -> None:  # type: ignore[no-untyped-def]
+    """e mu events: the electron's energy in its tau rest frame follows 2x^2(3-2x) (m_e ~ 0)."""
+    n = 20000
+    truth = gen.generate_tautau(n, cfg=quiet, rng=np.random.default_rng(16), final_state="emu")
+    me, mmu, mtau = 0.51099895e-3, 0.1056584, 1.77686
+    electron_minus = truth.pdg[:, 0] == 11
+    assert np.all(electron_minus | (truth.pdg[:, 0] == 13))  # slot 0: the negative lepton
+    assert np.all(np.where(electron_minus, truth.pdg[:, 1] == -13, truth.pdg[:, 1] == -11))
+    share = electron_minus.mean()  # which tau gives the electron: 50/50
+    assert abs(share - 0.5) < 4 * np.sqrt(0.25 / n)
+    for lep, nu, is_e in ((0, 2, electron_minus), (1, 3, ~electron_minus)):
+        tau = truth.p[:, lep] + truth.p[:, nu]  # the tau from its lepton and neutrinos
+        assert np.sqrt(kin.mass2(tau)) == pytest.approx(np.full(n, mtau), rel=1e-6)
+        rest = kin.boost(truth.p[:, lep], -tau[:, 1:] / tau[:, :1])
+        for mass, sel in ((me, is_e), (mmu, ~is_e)):
+            w = (mtau**2 + mass**2) / (2 * mtau)
+            assert stats.kstest(rest[sel, 0] / w, _michel_cdf(mass / w)).pvalue > P_MIN
+        energy = rest[is_e, 0]
+        assert energy.min() < mmu  # electron energies go below the muon mass
+
+
+def test_tautau_branching_fractions_and_normalisation() -> None:
+    from dhstat.simulation import plan_background, plan_data
+
+    cfg = load()
+    sigma, b_mu, b_e = 0.919e6, 0.1739, 0.1782  # [lit], PDG
+    info = gen.process_info("tautau", cfg)
+    assert info.final_states["mumu"] == pytest.approx(sigma * b_mu**2)
+    assert info.final_states["emu"] == pytest.approx(sigma * 2 * b_e * b_mu)
+    assert info.generated_cross_section_fb == pytest.approx(sigma * (b_mu**2 + 2 * b_e * b_mu))
+    lumi, norm = 3.0, 8.34
+    plan = plan_background("tautau", lumi, cfg=cfg, seed=3, normalise_to_fb=norm)
+    for state, b in (("mumu", b_mu**2), ("emu", 2 * b_e * b_mu)):
+        tasks = [t for t in plan.tasks if t.final_state == state]
+        n = sum(t.n_events for t in tasks)
+        assert n == round(sigma * b * lumi)  # the mu mu stratum is the old sample size
+        # every final state carries its own cross section
+        assert sum(t.n_events * t.weight for t in tasks) == pytest.approx(sigma * b * norm)
+    assert plan.metadata["n_generated"] == plan.n_events
+    # the mixture (pseudo-data): e mu fraction 2 B_e B_mu / (B_mu^2 + 2 B_e B_mu)
+    n = 40000
+    mix = gen.generate_tautau(n, cfg=cfg, rng=np.random.default_rng(17))
+    emu = (np.abs(mix.pdg[:, :2]) == 11).any(axis=1)
+    f = 2 * b_e * b_mu / (b_mu**2 + 2 * b_e * b_mu)
+    assert abs(emu.mean() - f) < 4 * np.sqrt(f * (1 - f) / n)
+    assert {t.final_state for t in plan_data(0.01, cfg=cfg, seed=1).tasks} == {None}
+    only = loads('[processes.tautau]\nfinal_states = ["mumu"]\n')
+    assert gen.process_info("tautau", only).presampled_fraction == pytest.approx(b_mu**2)
+    with pytest.raises(ValueError, match="final state"):
+        gen.generate_tautau(10, cfg=cfg, rng=np.random.default_rng(1), final_state="ee")
+
+
 def test_isr_sampler_against_quadrature() -> None:
     s, ma, mh = 10.5796**2, 5.0, 2.0
     beta = float(theory.isr_beta(s))
@@ -185,7 +242,7 @@ def test_isr_and_fsr_photons_present() -> None:
 def test_process_info_and_cuts() -> None:
     cfg = load()
     tau = gen.process_info("tautau", cfg)
-    assert tau.generated_cross_section_fb == pytest.approx(0.919e6 * 0.1739**2)
+    assert tau.generated_cross_section_fb == pytest.approx(0.919e6 * 0.1739 * (0.1739 + 0.3564))
     ee = gen.process_info("eemumu", cfg)
     assert 0 < ee.presampled_fraction < 0.2
     off = loads("[simulation.generator_cuts]\nenabled = false\n")

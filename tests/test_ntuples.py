@@ -138,3 +138,40 @@ def test_memory_bounded_by_chunk(tmp_path: Path, rng: np.random.Generator) -> No
     # 10x the data, same chunk size: the peak must not grow with the file (reading it whole
     # would need about 10x); allow 2x for caches
     assert peak_long < 2.0 * peak_short
+
+
+def test_entry_ranges_and_num_entries(tmp_path: Path, rng: np.random.Generator) -> None:
+    events = _events(1000, rng)
+    path = tmp_path / "r.root"
+    ntuples.write_trees(path, {"events": events}, {})
+    assert ntuples.num_entries(path, "events") == 1000
+    chunks = list(
+        ntuples.iterate(
+            [path], "events", ["weight", "trk_px"], step_size=300, entry_start=250, entry_stop=900
+        )
+    )
+    assert [len(c[2]["weight"]) for c in chunks] == [300, 300, 50]  # chunks start at 250
+    joined = np.concatenate([c[2]["weight"] for c in chunks])
+    assert np.array_equal(joined, events["weight"][250:900])
+    jagged = ak.concatenate([c[2]["trk_px"] for c in chunks])
+    assert ak.all(ak.flatten(jagged) == ak.flatten(events["trk_px"][250:900]))
+    # split into ranges and put back together: the whole file, once
+    pieces = [
+        a["weight"]
+        for start in range(0, 1000, 400)
+        for _, _, a in ntuples.iterate(
+            [path], "events", ["weight"], step_size=150, entry_start=start, entry_stop=start + 400
+        )
+    ]
+    assert np.array_equal(np.concatenate(pieces), events["weight"])
+    # per file with several files; beyond the end is clipped
+    both = list(
+        ntuples.iterate([path, path], "events", ["weight"], step_size=10**6, entry_start=990)
+    )
+    assert [len(c[2]["weight"]) for c in both] == [10, 10]
+    with pytest.raises(ValueError, match="entry_start"):
+        list(ntuples.iterate([path], "events", ["weight"], step_size=10, entry_start=-1))
+    with pytest.raises(InputError, match="TTree"):
+        ntuples.num_entries(path, "nope")
+    with pytest.raises(InputError):
+        ntuples.num_entries(tmp_path / "missing.root", "events")

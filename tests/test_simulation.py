@@ -59,19 +59,27 @@ def test_signal_sample(cfg) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_background_weights(cfg) -> None:  # type: ignore[no-untyped-def]
-    info = process_info("tautau", cfg)
-    plan = plan_background("tautau", 0.2, cfg=cfg, seed=4, normalise_to_fb=8.34)
-    n = round(info.generated_cross_section_fb * 0.2)
+    info = process_info("mumu", cfg)
+    plan = plan_background("mumu", 0.02, cfg=cfg, seed=4, normalise_to_fb=8.34)
+    n = round(info.generated_cross_section_fb * 0.02)
     assert plan.n_events == n
     assert plan.metadata["n_generated"] == n
     assert plan.metadata["luminosity_fb"] == 8.34
     events = simulate_background(
-        "tautau", 0.2, cfg=cfg, rng=np.random.default_rng(2), normalise_to_fb=8.34
+        "mumu", 0.002, cfg=cfg, rng=np.random.default_rng(2), normalise_to_fb=8.34
     )
+    n = round(info.generated_cross_section_fb * 0.002)
     assert events["weight"] == pytest.approx(
         np.full(len(events["weight"]), info.generated_cross_section_fb * 8.34 / n)
     )
     assert events["trg_pass"].all()  # the skim requires the trigger
+    # tau tau: one weight per final state, sigma_fs x L_norm / N_fs
+    tau = process_info("tautau", cfg)
+    events = simulate_background(
+        "tautau", 0.2, cfg=cfg, rng=np.random.default_rng(2), normalise_to_fb=8.34
+    )
+    expected = sorted(sigma * 8.34 / round(sigma * 0.2) for sigma in tau.final_states.values())
+    assert sorted(np.unique(events["weight"]).tolist()) == pytest.approx(expected)
 
 
 def test_pseudo_data_poisson_and_injection(cfg) -> None:  # type: ignore[no-untyped-def]
@@ -104,38 +112,37 @@ def test_same_seed_same_events(cfg) -> None:  # type: ignore[no-untyped-def]
     )
 
 
-def _selected(events: dict[str, object], cfg, process: str) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+def _selected(events: dict[str, object], cfg, process: str, sample: str) -> tuple[float, float]:  # type: ignore[no-untyped-def]
     result = selection.select(events, cfg, process=process)
-    w = np.asarray(result.search["weight"])
+    w = np.asarray(result.sample(sample)["weight"])
     return float(w.sum()), float(np.sqrt((w * w).sum()))
 
 
 @pytest.mark.parametrize(
-    ("process", "lumi_cut", "lumi_all"),
-    [("mumu", 0.2, 0.05), ("tautau", 2.0, 1.0), ("eemumu", 0.5, 0.04)],
+    ("process", "lumi_cut", "lumi_all", "samples"),
+    [
+        ("mumu", 0.2, 0.05, ("search",)),
+        ("tautau", 2.0, 1.0, ("search", "control_emu")),
+        ("eemumu", 0.5, 0.04, ("search",)),
+    ],
 )
 def test_generator_cuts_do_not_change_selected_yield(
-    process: str, lumi_cut: float, lumi_all: float
+    process: str, lumi_cut: float, lumi_all: float, samples: tuple[str, ...]
 ) -> None:
     with_cuts = load()
     without = loads(NO_CUTS)
-    y1, e1 = _selected(
-        simulate_background(
-            process, lumi_cut, cfg=with_cuts, rng=np.random.default_rng(21), normalise_to_fb=1.0
-        ),
-        with_cuts,
-        process,
+    cut_events = simulate_background(
+        process, lumi_cut, cfg=with_cuts, rng=np.random.default_rng(21), normalise_to_fb=1.0
     )
-    y2, e2 = _selected(
-        simulate_background(
-            process, lumi_all, cfg=without, rng=np.random.default_rng(22), normalise_to_fb=1.0
-        ),
-        without,
-        process,
+    all_events = simulate_background(
+        process, lumi_all, cfg=without, rng=np.random.default_rng(22), normalise_to_fb=1.0
     )
-    assert e2 > 0
-    assert y2 / e2 > 5
-    assert abs(y1 - y2) < 3.5 * math.hypot(e1, e2), (y1, e1, y2, e2)
+    for sample in samples:
+        y1, e1 = _selected(cut_events, with_cuts, process, sample)
+        y2, e2 = _selected(all_events, without, process, sample)
+        assert e2 > 0
+        assert y2 / e2 > 5
+        assert abs(y1 - y2) < 3.5 * math.hypot(e1, e2), (sample, y1, e1, y2, e2)
 
 
 def test_cli_commands(tmp_path: Path) -> None:
@@ -235,3 +242,29 @@ def test_cli_everything(tmp_path: Path) -> None:
     meta = ntuples.read_metadata(out / "mc_mumu.root")
     assert meta["luminosity_fb"] == 0.001
     assert meta["generator"]["mc_luminosity_fb"] == 0.002
+
+
+@pytest.mark.parametrize("process", ["mumu", "tautau"])
+def test_early_rejection_keeps_the_skimmed_sample(cfg, process: str) -> None:  # type: ignore[no-untyped-def]
+    """generate(skim=True) (cuts and skim window applied while generating) vs the plain chain."""
+    from scipy import stats
+
+    from dhstat.simulation import detector, generators
+
+    n = 300_000
+    samples = []
+    for seed, early in ((31, True), (32, False)):
+        rng = np.random.default_rng(seed)
+        truth = generators.generate(process, n, cfg=cfg, rng=rng, skim=early, final_state="emu")
+        if not early:
+            truth = truth.select(generators.generator_cut_mask(truth, cfg))
+        events = detector.to_branches(
+            detector.reconstruct_padded(truth, cfg=cfg, rng=rng, skim=True), 1.0
+        )
+        samples.append(events)
+    fast, plain = (len(s["weight"]) for s in samples)
+    p = plain / n
+    assert abs(fast - plain) < 4 * math.sqrt(2 * n * p * (1 - p)), (fast, plain)
+    for name in ("trk_px", "trk_pz", "trk_clusterE"):
+        a, b = (ak.flatten(s[name]).to_numpy() for s in samples)
+        assert stats.ks_2samp(a, b).pvalue > 1e-3, name

@@ -42,6 +42,7 @@ __all__ = [
     "METADATA_KEY",
     "expand_globs",
     "iterate",
+    "num_entries",
     "read_metadata",
     "read_tree",
     "write_chunks",
@@ -266,6 +267,8 @@ def iterate(
     *,
     step_size: int,
     mapping: Mapping[str, str] | None = None,
+    entry_start: int | None = None,
+    entry_stop: int | None = None,
 ) -> Iterator[tuple[Path, int, dict[str, Any]]]:
     """Read branches of ``tree`` from ``files`` in chunks of at most ``step_size`` entries.
 
@@ -273,12 +276,20 @@ def iterate(
     every file is opened and checked for the tree and all branches. Flat branches come as numpy
     arrays, jagged ones as awkward arrays, keyed by the canonical names.
 
+    ``entry_start`` / ``entry_stop`` restrict the reading to the entry range
+    ``[entry_start, entry_stop)`` **of each file** (they are passed to uproot per file, with its
+    clipping: ranges beyond the end of a file are cut to it, ``None`` means the start / end). They
+    are meant for one file split into tasks (:func:`num_entries` gives its size); with several
+    files the same range is applied to every file. Chunks start at ``entry_start``.
+
     Args:
         files: ROOT files.
         tree: Tree name (e.g. ``"events"``).
         branches: Canonical branch names (``docs/internals.md``), counters included if wanted.
         step_size: Entries per chunk (bounds the memory).
         mapping: Canonical name -> name in the file, for ntuples with other branch names.
+        entry_start: First entry read in each file (default 0); must not be negative.
+        entry_stop: One past the last entry read in each file (default: the end).
 
     Yields:
         ``(file, chunk_index, arrays)``; ``chunk_index`` counts from 0 in each file.
@@ -294,10 +305,22 @@ def iterate(
         >>> [(i, a["weight"].tolist()) for _, i, a in iterate(
         ...     [path], "events", ["weight"], step_size=2, mapping={"weight": "w"})]
         [(0, [0.0, 1.0]), (1, [2.0, 3.0]), (2, [4.0])]
+        >>> [a["w"].tolist() for _, _, a in iterate(
+        ...     [path], "events", ["w"], step_size=2, entry_start=1, entry_stop=4)]
+        [[1.0, 2.0], [3.0]]
     """
     if step_size < 1:
         msg = f"step_size must be positive, got {step_size}"
         raise ValueError(msg)
+    for name, value in (("entry_start", entry_start), ("entry_stop", entry_stop)):
+        if value is not None and value < 0:
+            msg = f"{name} must not be negative, got {value}"
+            raise ValueError(msg)
+    ranged: dict[str, int] = {}
+    if entry_start is not None:
+        ranged["entry_start"] = int(entry_start)
+    if entry_stop is not None:
+        ranged["entry_stop"] = int(entry_stop)
     names = list(dict.fromkeys(branches))
     use = dict(mapping or {})
     sources = [Path(f) for f in files]
@@ -309,13 +332,32 @@ def iterate(
             ttree, actual = _resolve(source, handle, tree, names, use)
             try:
                 for index, arrays in enumerate(
-                    ttree.iterate(list(actual), step_size=int(step_size), library="ak")
+                    ttree.iterate(list(actual), step_size=int(step_size), library="ak", **ranged)
                 ):
                     yield source, index, _convert(arrays, actual)
             except InputError:
                 raise
             except Exception as error:  # noqa: BLE001 - any failure of uproot means a bad file
                 raise InputError(source, tree, f"readable baskets ({error})") from None
+
+
+def num_entries(path: PathLike, tree: str) -> int:
+    """Number of entries of ``tree`` in the file at ``path`` (to split a file into entry ranges).
+
+    Raises:
+        InputError: the file is missing or not ROOT, or has no TTree ``tree``.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "n.root"
+        >>> write_trees(path, {"events": {"weight": np.ones(7)}}, {})
+        >>> num_entries(path, "events")
+        7
+    """
+    source = Path(path)
+    with _open(source) as handle:
+        ttree, _ = _resolve(source, handle, tree, [], {})
+        return int(ttree.num_entries)
 
 
 def read_tree(

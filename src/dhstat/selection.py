@@ -759,7 +759,7 @@ def _tasks(
             tasks.append(_Task(path, process, 0, None, chunk_size, mapping, light))
             continue
         # two chunks per task: the chunks of a large file are spread over the workers
-        entries = int(ntuples.num_entries(path, "events"))  # type: ignore[attr-defined]
+        entries = int(ntuples.num_entries(path, "events"))
         span = 2 * chunk_size
         for start in range(0, max(entries, 1), span):
             stop = min(start + span, entries)

@@ -11,7 +11,11 @@ awkward arrays for jagged ones):
 - :func:`simulate_background`: unweighted draws from the generated phase space of a process
   (``ProcessInfo.generated_cross_section_fb``, after analytic pre-cuts), then the event-by-event
   generator cuts, the detector and the reconstruction-level skim (both looser than the
-  selection); ``weight = sigma_gen x L_norm / N_drawn``.
+  selection); ``weight = sigma_gen x L_norm / N_drawn``, for ``tautau`` per final state
+  (``mumu``: both tau -> mu nu nu, ``emu``: one tau -> e nu nu; see :func:`plan_background`).
+  The generator cuts (and, for events whose only charged particles are the two leptons, the
+  truth-level image of the skim's polar-angle window, widened by 10 angle resolutions) are
+  applied while generating, so rejected events are never completed or reconstructed.
 - :func:`simulate_data`: Poisson realisation of all backgrounds (and optionally an injected
   signal) at a luminosity, unweighted (weight 1), skimmed.
 
@@ -97,6 +101,8 @@ class ChunkTask:
         skim: Apply the generator cuts and the reconstruction skim.
         signal: ``(ma, mh, isr)`` for signal chunks.
         keep_truth: Write the truth branches (``truth_ma``, ``truth_mh``); false for pseudo-data.
+        final_state: ``tautau`` only: ``"mumu"`` or ``"emu"`` (MC, one final state per chunk
+            with its own weight), ``None`` for the branching-fraction mixture (pseudo-data).
     """
 
     process: str
@@ -108,6 +114,7 @@ class ChunkTask:
     skim: bool = True
     signal: tuple[float, float, bool] | None = None
     keep_truth: bool = True
+    final_state: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,10 +176,17 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
     if task.signal is not None:
         ma, mh, isr = task.signal
         truth = generators.generate_signal(ma, mh, task.n_events, cfg=cfg, rng=rng, isr=isr)
+        if task.skim:
+            truth = truth.select(generators.generator_cut_mask(truth, cfg))
     else:
-        truth = generators.generate(task.process, task.n_events, cfg=cfg, rng=rng)
-    if task.skim:
-        truth = truth.select(generators.generator_cut_mask(truth, cfg))
+        truth = generators.generate(
+            task.process,
+            task.n_events,
+            cfg=cfg,
+            rng=rng,
+            skim=task.skim,
+            final_state=task.final_state,
+        )
     reco = reconstruct_padded(truth, cfg=cfg, rng=rng, skim=task.skim)
     out = to_branches(reco, task.weight)
     if not task.keep_truth:
@@ -234,28 +248,54 @@ def plan_background(
 ) -> SamplePlan:
     """Chunks of an MC background sample of ``luminosity_fb``.
 
-    Weights are normalised to ``normalise_to_fb`` (default: the same luminosity).
+    Weights are normalised to ``normalise_to_fb`` (default: the same luminosity). ``tautau``:
+    each final state (``mumu``, ``emu``) is a stratum of its own, ``N_fs = round(sigma_fs x L)``
+    draws with weight ``sigma_fs x L_norm / N_fs``, so each carries its own cross section
+    ``sigma_fs = sigma x B_fs`` (the ``mumu`` stratum is the sample of both taus to muons).
 
     Example:
         >>> from dhstat.config import load
         >>> plan = plan_background("tautau", 0.01, cfg=load(), seed=1)
-        >>> plan.n_events == round(0.919e6 * 0.1739**2 * 0.01)
+        >>> [t.final_state for t in plan.tasks]
+        ['mumu', 'emu']
+        >>> plan.tasks[0].n_events == round(0.919e6 * 0.1739**2 * 0.01)
         True
     """
     if luminosity_fb <= 0:
         msg = f"luminosity must be positive, got {luminosity_fb}"
         raise ValueError(msg)
     info = process_info(process, cfg)
-    n_total = round(info.generated_cross_section_fb * luminosity_fb)
     norm = luminosity_fb if normalise_to_fb is None else normalise_to_fb
-    weight = info.generated_cross_section_fb * norm / max(n_total, 1)
     plain = _plain(cfg)
     size = int(cfg["simulation"]["chunk_events"])
-    tasks = tuple(
-        ChunkTask(process, n, weight, seed, (STREAM_MC, PROCESS_INDEX[process], i), plain)
-        for i, n in enumerate(_split(n_total, size))
-    )
-    generator = _generator_doc(info, cfg, mc_luminosity_fb=luminosity_fb)
+    strata: list[tuple[str | None, float]] = [(None, info.generated_cross_section_fb)]
+    if info.final_states:
+        strata = list(info.final_states.items())
+    tasks: list[ChunkTask] = []
+    states: dict[str, Any] = {}
+    for state, sigma in strata:
+        n_state = round(sigma * luminosity_fb)
+        weight = sigma * norm / max(n_state, 1)
+        start = len(tasks)
+        tasks.extend(
+            ChunkTask(
+                process,
+                n,
+                weight,
+                seed,
+                (STREAM_MC, PROCESS_INDEX[process], start + i),
+                plain,
+                final_state=state,
+            )
+            for i, n in enumerate(_split(n_state, size))
+        )
+        if state is not None:
+            states[state] = {"cross_section_fb": sigma, "n_generated": n_state, "weight": weight}
+    n_total = sum(task.n_events for task in tasks)
+    more: dict[str, Any] = {"mc_luminosity_fb": luminosity_fb}
+    if states:
+        more["final_states"] = states
+    generator = _generator_doc(info, cfg, **more)
     metadata = _metadata(
         cfg,
         process=process,
@@ -266,7 +306,7 @@ def plan_background(
         seed=seed,
         generator=generator,
     )
-    return SamplePlan(tasks, metadata)
+    return SamplePlan(tuple(tasks), metadata)
 
 
 def _generator_doc(info: ProcessInfo, cfg: Mapping[str, Any], **more: Any) -> dict[str, Any]:

@@ -122,6 +122,25 @@ def _scores(rng: np.random.Generator, identified: Mask, cut: float) -> Array:
     return np.asarray(np.where(identified, cut + (1 - cut) * u, cut * u), dtype=np.float64)
 
 
+def _cos_sin_small(d: Array) -> tuple[Array, Array]:
+    """Cos and sin of small angles (resolution smearing) by their series; trig calls if large."""
+    if d.size and float(np.max(np.abs(d))) > 0.1:
+        return np.cos(d), np.sin(d)
+    d2 = d * d
+    # series to d^10 and d^11: truncation error < 1e-20 for |d| <= 0.1
+    cos = 1.0 + d2 * (-1 / 2 + d2 * (1 / 24 + d2 * (-1 / 720 + d2 * (1 / 40320 - d2 / 3628800))))
+    sin = d * (1.0 + d2 * (-1 / 6 + d2 * (1 / 120 + d2 * (-1 / 5040 + d2 * (1 / 362880)))))
+    return cos, sin
+
+
+def _in_cos_ranges(cos: Array, ranges: list[list[float]]) -> Mask:
+    """Polar angle (given by its cosine) inside one of the ``[lo, hi]`` ranges [deg]."""
+    mask = np.zeros(cos.shape, bool)
+    for lo, hi in ranges:
+        mask |= (cos <= np.cos(np.radians(lo))) & (cos >= np.cos(np.radians(hi)))
+    return mask
+
+
 def reconstruct_padded(
     truth: TruthEvents,
     *,
@@ -133,7 +152,8 @@ def reconstruct_padded(
 
     The track arrays have one column per truth slot that holds a charged particle in some event.
     With ``skim``, only the events passing :func:`skim_mask` are returned; the skim is decided
-    right after tracking and trigger, before the (costlier) rest of the detector response.
+    right after tracking and trigger, before the (costlier) rest of the detector response,
+    which is drawn for the kept events only.
     """
     det = cfg["detector"]
     tracking, impact, ecl = det["tracking"], det["impact_parameters"], det["ecl"]
@@ -146,80 +166,88 @@ def reconstruct_padded(
     cols_g = np.flatnonzero(photon_all.any(axis=0)) if n else np.arange(0)
     ecl_ranges = _ecl_ranges(ecl)
 
-    # ---- tracks (charged columns only)
+    # ---- tracks (charged columns only); angles by their cosines and sines (no trig calls)
     p = truth.p[:, cols_c]
     kc = cols_c.size
     apdg = apdg_all[:, cols_c]
     is_mu, is_e = apdg == PDG_MUON, apdg == PDG_ELECTRON
     charged = is_mu | is_e
-    mass = np.where(is_mu, cfg["physics"]["muon_mass"], cfg["physics"]["electron_mass"])
     px0, py0, pz0 = p[..., 1], p[..., 2], p[..., 3]
-    pt = np.hypot(px0, py0)
-    ptot = np.hypot(pt, pz0)
-    theta = np.arctan2(pt, pz0)
-    phi = np.arctan2(py0, px0)
-    theta_deg = np.degrees(theta)
-    track = charged & (theta_deg >= tracking["theta_min"]) & (theta_deg <= tracking["theta_max"])
+    pt2 = px0 * px0 + py0 * py0
+    pt = np.sqrt(pt2)
+    ptot = np.sqrt(pt2 + pz0 * pz0)
+    safe_p = np.maximum(ptot, 1e-300)
+    cos_t, sin_t = pz0 / safe_p, pt / safe_p
+    cos_t = np.where(ptot > 0, cos_t, 1.0)
+    safe_pt = np.maximum(pt, 1e-300)
+    cos_p, sin_p = np.where(pt > 0, px0 / safe_pt, 1.0), py0 / safe_pt
+    track = charged & _in_cos_ranges(cos_t, [[tracking["theta_min"], tracking["theta_max"]]])
     track &= pt >= tracking["pt_min"]
     track &= rng.random((n, kc)) < tracking["efficiency"]
-    beta = ptot / np.sqrt(ptot * ptot + mass * mass)
+    mass2 = np.where(is_mu, cfg["physics"]["muon_mass"], cfg["physics"]["electron_mass"]) ** 2
+    beta = ptot / np.sqrt(ptot * ptot + mass2)
     rel = np.hypot(
         tracking["pt_resolution_a"] * pt, tracking["pt_resolution_b"] / np.maximum(beta, 1e-3)
     )
     noise = rng.standard_normal((3, n, kc))
     pt_m = pt * (1 + rel * noise[0])
     sigma_angle = tracking["angle_resolution_mrad"] * 1e-3
-    theta_m = np.clip(theta + sigma_angle * noise[1], 1e-6, np.pi - 1e-6)
-    phi_m = phi + sigma_angle * noise[2]
-    px, py = pt_m * np.cos(phi_m), pt_m * np.sin(phi_m)
-    pz = pt_m / np.tan(theta_m)
-    p_m = pt_m / np.sin(theta_m)
-    charge = np.where(truth.pdg[:, cols_c] > 0, -1, 1).astype(np.int32)
-    uniform = rng.random((4, n, kc))
-    tail = uniform[0] < impact["tail_fraction"]
-    ip_noise = rng.standard_normal((2, n, kc))
-    dr = np.where(tail, impact["dr_tail_cm"], impact["dr_core_cm"]) * ip_noise[0]
-    dz = np.where(tail, impact["dz_tail_cm"], impact["dz_core_cm"]) * ip_noise[1]
-
-    theta_m_deg = np.degrees(theta_m)
-    phi_wrapped = (phi_m + np.pi) % (2 * np.pi) - np.pi
+    c_d, s_d = _cos_sin_small(sigma_angle * noise[1])
+    cos_tm, sin_tm = cos_t * c_d - sin_t * s_d, sin_t * c_d + cos_t * s_d
+    # theta_m clipped to [1e-6, pi - 1e-6] as the polar angle is
+    sin_tm = np.maximum(sin_tm, 1e-6)
+    c_d, s_d = _cos_sin_small(sigma_angle * noise[2])
+    cos_pm, sin_pm = cos_p * c_d - sin_p * s_d, sin_p * c_d + cos_p * s_d
+    px, py = pt_m * cos_pm, pt_m * sin_pm
+    pz = pt_m * cos_tm / sin_tm
+    p_m = pt_m / sin_tm
 
     # ---- trigger: a track pair in the angular range with a large opening angle
     trig = det["trigger"]
-    in_trg = track & (theta_m_deg >= trig["theta_min"]) & (theta_m_deg <= trig["theta_max"])
+    in_trg = track & _in_cos_ranges(cos_tm, [[trig["theta_min"], trig["theta_max"]]])
     fired = np.zeros(n, bool)
     cos_dphi_max = np.cos(np.radians(trig["delta_phi_min"]))
     for i in range(kc):
         for j in range(i + 1, kc):
-            opening = np.cos(phi_m[:, i] - phi_m[:, j]) < cos_dphi_max
+            opening = cos_pm[:, i] * cos_pm[:, j] + sin_pm[:, i] * sin_pm[:, j] < cos_dphi_max
             fired |= in_trg[:, i] & in_trg[:, j] & opening
-    trg_pass = fired & (uniform[3][:, 0] < trig["efficiency"]) if kc else np.zeros(n, bool)
-    trk: dict[str, NDArray[Any]] = {"px": px, "py": py, "pz": pz, "charge": charge}
-    trk |= {"dr": dr, "dz": dz, "phi": phi_wrapped, "theta": theta_m}
+    trg_pass = fired & (rng.random(n) < trig["efficiency"]) if kc else np.zeros(n, bool)
     extra = dict(truth.extra)
     pg_all = truth.p
     if skim:
-        keep = _skim(track, trk, trg_pass, kin.cm_boost(cfg), cfg)
-        n = int(keep.sum())
-        trk = {name: value[keep] for name, value in trk.items()}
+        keep = _fast_skim(track, cos_tm, (px, py, pz), truth.pdg[:, cols_c], trg_pass, cfg)
+        n = int(keep.size)
         extra = {name: np.asarray(value)[keep] for name, value in extra.items()}
-        track, trg_pass, uniform = track[keep], trg_pass[keep], uniform[:, keep]
-        p, ptot, theta_deg = p[keep], ptot[keep], theta_deg[keep]
-        pt_m, p_m, theta_m_deg = pt_m[keep], p_m[keep], theta_m_deg[keep]
+        track, trg_pass = track[keep], trg_pass[keep]
+        p, ptot, cos_t = p[keep], ptot[keep], cos_t[keep]
+        px, py, pz, pt_m, p_m = px[keep], py[keep], pz[keep], pt_m[keep], p_m[keep]
+        cos_tm, sin_tm, cos_pm, sin_pm = cos_tm[keep], sin_tm[keep], cos_pm[keep], sin_pm[keep]
         is_mu, is_e, charged = is_mu[keep], is_e[keep], charged[keep]
         photon_all, pg_all = photon_all[keep], pg_all[keep]
+        pdg_c = truth.pdg[keep][:, cols_c]
+    else:
+        pdg_c = truth.pdg[:, cols_c]
+    charge = np.where(pdg_c > 0, -1, 1).astype(np.int32)
+    uniform = rng.random((3, n, kc))
+    tail = uniform[0] < impact["tail_fraction"]
+    ip_noise = rng.standard_normal((2, n, kc))
+    dr = np.where(tail, impact["dr_tail_cm"], impact["dr_core_cm"]) * ip_noise[0]
+    dz = np.where(tail, impact["dz_tail_cm"], impact["dz_core_cm"]) * ip_noise[1]
+    trk: dict[str, NDArray[Any]] = {"px": px, "py": py, "pz": pz, "charge": charge}
+    trk |= {"dr": dr, "dz": dz}
+    trk |= {"phi": np.arctan2(sin_pm, cos_pm), "theta": np.arctan2(sin_tm, cos_tm)}
 
     # ---- particle ID
     ramp = np.clip((p_m - muid["p_min"]) / (muid["p_plateau"] - muid["p_min"]), 0.0, 1.0)
-    in_klm = (theta_m_deg >= muid["theta_min"]) & (theta_m_deg <= muid["theta_max"])
-    barrel = (theta_m_deg >= muid["barrel_theta_min"]) & (theta_m_deg <= muid["barrel_theta_max"])
+    in_klm = _in_cos_ranges(cos_tm, [[muid["theta_min"], muid["theta_max"]]])
+    barrel = _in_cos_ranges(cos_tm, [[muid["barrel_theta_min"], muid["barrel_theta_max"]]])
     klm_ok = in_klm & ~(barrel & (pt_m < muid["barrel_pt_min"]))
     mu_eff = np.where(is_mu, muid["efficiency"] * ramp * klm_ok, muid["electron_fake_rate"])
-    in_ecl = _in_ranges(theta_m_deg, ecl_ranges)
+    in_ecl = _in_cos_ranges(cos_tm, ecl_ranges)
     e_eff = np.where(
         is_e, eid["efficiency"] * in_ecl * (p_m >= eid["p_min"]), eid["muon_fake_rate"]
     )
-    muon_id = _scores(rng, uniform[1] < mu_eff, muid["cut"])
+    muon_id = _scores(rng, uniform[1] < mu_eff, muid["cut"])  # uniform[1], [2]: drawn above
     electron_id = _scores(rng, uniform[2] < e_eff, eid["cut"])
 
     # ---- ECL: photons close to a charged particle reaching the ECL join its cluster
@@ -229,7 +257,7 @@ def reconstruct_padded(
         sigma = np.hypot(a_e / np.sqrt(np.maximum(e, 1e-6)), b_e) * e
         return np.asarray(np.maximum(e + sigma * rng.standard_normal(e.shape), 0.0))
 
-    hits_ecl = _in_ranges(theta_deg, ecl_ranges) & charged
+    hits_ecl = _in_cos_ranges(cos_t, ecl_ranges) & charged
     unit_c = p[..., 1:] / np.maximum(ptot, 1e-300)[..., None]
     pg = pg_all[:, cols_g]
     gam = photon_all[:, cols_g]
@@ -358,6 +386,55 @@ def skim_mask(reco: Reconstructed, beta_cm: Array, cfg: Mapping[str, Any]) -> Ma
     that pass the trigger emulation (as every selected sample must). All true if disabled.
     """
     return _skim(reco.track, reco.trk, reco.trg_pass, beta_cm, cfg)
+
+
+def _fast_skim(
+    track: Mask,
+    cos_theta: Array,
+    momenta: tuple[Array, Array, Array],
+    pdg: NDArray[np.int32],
+    trg_pass: Mask,
+    cfg: Mapping[str, Any],
+) -> NDArray[np.intp]:
+    """Indices of the events passing the skim (as :func:`skim_mask`), from the padded tracks."""
+    skim = cfg["simulation"]["skim"]
+    n, k = track.shape
+    if not skim["enabled"]:
+        return np.arange(n)
+    good = track & _in_cos_ranges(cos_theta, [[skim["theta_min"], skim["theta_max"]]])
+    keep = np.zeros(n, bool)
+    px, py, pz = momenta
+    mu2 = cfg["physics"]["muon_mass"] ** 2
+    her, ler = kin.beam_momenta(cfg)
+    beams = her + ler
+    beta = kin.cm_boost(cfg)
+    gamma = 1.0 / np.sqrt(1.0 - beta @ beta)
+    g2 = gamma * gamma / (gamma + 1.0)
+    c_lo = np.cos(np.radians(skim["recoil_theta_max"]))
+    c_hi = np.cos(np.radians(skim["recoil_theta_min"]))
+    for i in range(k):
+        for j in range(i + 1, k):
+            pair = good[:, i] & good[:, j] & ((pdg[:, i] > 0) != (pdg[:, j] > 0))
+            if skim["require_trigger"]:
+                pair &= trg_pass
+            rows = np.flatnonzero(pair)
+            if not rows.size:
+                continue
+            a = [v[rows, i] for v in (px, py, pz)]
+            b = [v[rows, j] for v in (px, py, pz)]
+            e = np.sqrt(a[0] ** 2 + a[1] ** 2 + a[2] ** 2 + mu2)
+            e += np.sqrt(b[0] ** 2 + b[1] ** 2 + b[2] ** 2 + mu2)
+            sx, sy, sz = a[0] + b[0], a[1] + b[1], a[2] + b[2]
+            # pT of the pair in the c.m. frame (boost by -beta_cm)
+            factor = g2 * (beta[0] * sx + beta[1] * sy + beta[2] * sz) - gamma * e
+            pt_cm = np.hypot(sx + factor * beta[0], sy + factor * beta[1])
+            rx, ry, rz = beams[1] - sx, beams[2] - sy, beams[3] - sz
+            cos_r = rz / np.sqrt(rx * rx + ry * ry + rz * rz)
+            ok = (pt_cm >= skim["pt_cm_min"]) & (cos_r >= c_lo) & (cos_r <= c_hi)
+            keep[rows[ok]] = True
+    if skim["require_trigger"]:
+        keep &= trg_pass
+    return np.flatnonzero(keep)
 
 
 def _skim(

@@ -15,8 +15,10 @@ Processes (analysis.md sections 3 and 5):
   helicity ``3/8 [1 + c^2 + f_L (1 - 3 c^2)]``; optional ISR (radiator x Born sigma(s')/sigma(s)).
 - ``mumu``: e+e- -> mu mu with ISR (radiator x s/s') and leading-log FSR (at most one photon,
   splitting function ``(1 + (1 - z)^2)/z``, dipole angular distribution around the muon).
-- ``tautau``: e+e- -> tau tau with ISR, both tau -> mu nu nu with the Michel spectrum
-  ``2 x^2 (3 - 2 x)`` in the tau rest frame (isotropic, unpolarised, no spin correlations).
+- ``tautau``: e+e- -> tau tau with ISR and the leptonic final states the analysis needs: both
+  tau -> mu nu nu (search sample) and one tau -> e nu nu, the other -> mu nu nu (e mu control
+  sample), with the Michel spectrum ``2 x^2 (3 - 2 x)`` of each charged lepton in its tau rest
+  frame (isotropic, unpolarised, no spin correlations).
 - ``eemumu``: two-photon e+e- -> e+e- mu mu in the equivalent-photon approximation: photon energy
   fractions with ``(1 + (1 - x)^2)/x ln(Q2max/Q2min)``, virtualities ``dQ^2/Q^2``, gamma gamma ->
   mu mu with the Breit-Wheeler cross section and angular distribution.
@@ -43,12 +45,13 @@ from numpy.typing import NDArray
 
 from dhstat.physics import kinematics as kin
 from dhstat.physics import theory
-from dhstat.physics.constants import PDG_MUON, PDG_NEUTRINO, PDG_PHOTON
+from dhstat.physics.constants import PDG_ELECTRON, PDG_MUON, PDG_NEUTRINO, PDG_PHOTON
 from dhstat.simulation.isr import IsrSampler, make_sampler
 
 __all__ = [
     "BACKGROUNDS",
     "PDG_DARK_HIGGS",
+    "TAUTAU_FINAL_STATES",
     "ProcessInfo",
     "TruthEvents",
     "cm_to_lab",
@@ -59,6 +62,7 @@ __all__ = [
     "generate_tautau",
     "generator_cut_mask",
     "process_info",
+    "tautau_branching",
 ]
 
 Array = NDArray[np.float64]
@@ -115,6 +119,8 @@ class ProcessInfo:
             N_drawn``.
         presampled_fraction: ``generated_cross_section_fb / cross_section_fb``.
         settings: Generator settings (JSON-serialisable) for the metadata.
+        final_states: ``tautau`` only: the generated cross section of each final state [fb]
+            (``mumu``, ``emu``; they add up to ``generated_cross_section_fb``); empty otherwise.
     """
 
     process: str
@@ -122,6 +128,7 @@ class ProcessInfo:
     generated_cross_section_fb: float
     presampled_fraction: float
     settings: Mapping[str, Any]
+    final_states: Mapping[str, float] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -220,23 +227,60 @@ def _direction_from_one_minus_cos(axis: Array, one_minus_cos: Array, phi: Array 
 
 
 @dataclass(frozen=True, slots=True)
+class _Boost:
+    """A per-event boost by velocity ``(bx, by, bz)`` (structure of arrays), gamma precomputed."""
+
+    bx: Array
+    by: Array
+    bz: Array
+    gamma: Array
+    g2: Array  # gamma^2 / (gamma + 1)
+
+    @staticmethod
+    def of(bx: Array, by: Array, bz: Array, gamma: Array) -> _Boost:
+        return _Boost(bx, by, bz, gamma, gamma * gamma / (gamma + 1.0))
+
+    def take(self, rows: NDArray[np.intp]) -> _Boost:
+        return _Boost(self.bx[rows], self.by[rows], self.bz[rows], self.gamma[rows], self.g2[rows])
+
+    def apply(self, e: Array, x: Array, y: Array, z: Array) -> tuple[Array, Array, Array, Array]:
+        """As :func:`dhstat.physics.kinematics.boost`, component by component."""
+        bp = self.bx * x + self.by * y + self.bz * z
+        factor = self.g2 * bp + self.gamma * e
+        return (
+            self.gamma * (e + bp),
+            x + factor * self.bx,
+            y + factor * self.by,
+            z + factor * self.bz,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class _Frames:
     """Per-event c.m. energy and the transformation of c.m. vectors to the laboratory."""
 
     sqrt_s: Array  # (n,)
-    beta: Array  # (n, 3) lab velocity of the c.m. frame
+    lab: _Boost  # lab velocity of the c.m. frame
     rotation: Array  # (3, 3): c.m. beam axis (z) -> the e- beam direction in the c.m. frame
 
+    @property
+    def beta(self) -> Array:
+        """Lab velocity of the c.m. frame, (n, 3)."""
+        return np.stack([self.lab.bx, self.lab.by, self.lab.bz], axis=-1)
+
     def to_lab(self, p: Array) -> Array:
-        """c.m. four-vectors (n, ..., 4) -> lab."""
+        """c.m. four-vectors (n, ..., 4) -> lab (rotation of the beam line, then the boost)."""
         c, s = self.rotation[0, 0], self.rotation[0, 2]
-        rotated = np.empty_like(p)
-        rotated[..., 0] = p[..., 0]
-        rotated[..., 1] = c * p[..., 1] + s * p[..., 3]
-        rotated[..., 2] = p[..., 2]
-        rotated[..., 3] = c * p[..., 3] - s * p[..., 1]
-        beta = self.beta.reshape(self.beta.shape[0], *([1] * (p.ndim - 2)), 3)
-        return kin.boost(rotated, beta)
+        n = p.shape[0]
+        slots = math.prod(p.shape[1:-1])
+        flat = np.asarray(p, dtype=np.float64).reshape(n, slots, 4)
+        out = np.empty(flat.shape)
+        for j in range(flat.shape[1]):
+            x, z = flat[:, j, 1], flat[:, j, 3]
+            lab = self.lab.apply(flat[:, j, 0], c * x + s * z, flat[:, j, 2], c * z - s * x)
+            for i in range(4):
+                out[:, j, i] = lab[i]
+        return out.reshape(p.shape)
 
 
 def _frames(cfg: Mapping[str, Any], rng: np.random.Generator, n: int) -> _Frames:
@@ -244,19 +288,20 @@ def _frames(cfg: Mapping[str, Any], rng: np.random.Generator, n: int) -> _Frames
     beams = cfg["beams"]
     if cfg["simulation"]["beam_energy_spread"]:
         me = float(cfg["physics"]["electron_mass"])
-        e1 = her[0] + rng.normal(0.0, beams["energy_spread_her_mev"] * 1e-3, n)
-        e2 = ler[0] + rng.normal(0.0, beams["energy_spread_ler_mev"] * 1e-3, n)
+        spread = rng.standard_normal((2, n))
+        e1 = her[0] + spread[0] * (beams["energy_spread_her_mev"] * 1e-3)
+        e2 = ler[0] + spread[1] * (beams["energy_spread_ler_mev"] * 1e-3)
         p1 = np.sqrt(e1 * e1 - me * me) / np.linalg.norm(her[1:])
         p2 = np.sqrt(e2 * e2 - me * me) / np.linalg.norm(ler[1:])
-        total = np.empty((n, 4))
-        total[:, 0] = e1 + e2
-        total[:, 1:] = p1[:, None] * her[1:] + p2[:, None] * ler[1:]
+        energy = e1 + e2
+        px, py, pz = (p1 * her[i] + p2 * ler[i] for i in (1, 2, 3))
     else:
-        total = np.broadcast_to(her + ler, (n, 4)).copy()
-    beta = _velocity(total)
-    sqrt_s = np.sqrt(kin.mass2(total))
-    rotation = _rotation(cfg)
-    return _Frames(sqrt_s=sqrt_s, beta=beta, rotation=rotation)
+        total = her + ler
+        energy = np.full(n, total[0])
+        px, py, pz = (np.full(n, total[i]) for i in (1, 2, 3))
+    sqrt_s = np.sqrt(energy * energy - (px * px + py * py + pz * pz))
+    lab = _Boost.of(px / energy, py / energy, pz / energy, energy / sqrt_s)
+    return _Frames(sqrt_s=sqrt_s, lab=lab, rotation=_rotation(cfg))
 
 
 def cm_to_lab(p: Array, cfg: Mapping[str, Any]) -> Array:
@@ -276,11 +321,10 @@ def cm_to_lab(p: Array, cfg: Mapping[str, Any]) -> Array:
     """
     p = np.asarray(p, dtype=np.float64)
     flat = p.reshape(-1, 4)
-    frames = _Frames(
-        sqrt_s=np.zeros(flat.shape[0]),
-        beta=np.broadcast_to(kin.cm_boost(cfg), (flat.shape[0], 3)),
-        rotation=_rotation(cfg),
-    )
+    m = flat.shape[0]
+    bx, by, bz = (np.full(m, b) for b in kin.cm_boost(cfg))
+    gamma = 1.0 / np.sqrt(1.0 - (bx * bx + by * by + bz * bz))
+    frames = _Frames(sqrt_s=np.zeros(m), lab=_Boost.of(bx, by, bz, gamma), rotation=_rotation(cfg))
     return frames.to_lab(flat).reshape(p.shape)
 
 
@@ -412,106 +456,214 @@ def generate_signal(
 # mu mu (gamma)
 
 
-def _fsr(
-    rng: np.random.Generator,
-    pair_rest: Array,
-    mu_dir: Array,
-    mass: float,
-    alpha: float,
-    z_min: float,
-) -> tuple[Array, Array, Array]:
-    """Two muons (+ at most one FSR photon) from a pair system at rest of mass sqrt(s').
+def _cubic_quadratic_cos(rng: np.random.Generator, a: Array, b: Array) -> Array:
+    """Cos theta from ``a + b c^2`` on [-1, 1] with ``a > 0``, ``b >= 0``, by inverting the CDF.
 
-    Returns mu-, mu+ and the photon four-vectors in the pair rest frame.
+    The CDF is ``(a c + b c^3/3 + a + b/3) / (2a + 2b/3)``; ``c^3 + p c - q = 0`` with
+    ``p = 3a/b > 0`` has one real root (Cardano), so no rejection loop is needed. For tiny ``b``
+    the density is flat (``c = q/p``).
     """
-    n = pair_rest.shape[0]
-    root = pair_rest
-    s_prime = root * root
-    z_max = 1.0 - 4 * mass * mass / s_prime
-    big_l = np.log(s_prime / (mass * mass)) - 1.0
-    z_lo = np.minimum(z_min, z_max)
-    integral = 2 * np.log(z_max / z_lo) - 2 * (z_max - z_lo) + (z_max**2 - z_lo**2) / 2
-    probability = np.clip(2 * alpha / (2 * np.pi) * big_l * integral, 0.0, 1.0)
-    radiate = rng.random(n) < probability
-    # photon energy fraction z from (1 + (1 - z)^2)/z: log-uniform proposal, accept (1+(1-z)^2)/2
-    z = np.zeros(n)
-    todo = np.flatnonzero(radiate)
-    while todo.size:
-        u = rng.random(todo.size)
-        cand = z_lo[todo] * np.exp(u * np.log(z_max[todo] / z_lo[todo]))
-        ok = rng.random(todo.size) * 2.0 <= 1.0 + (1.0 - cand) ** 2
-        z[todo[ok]] = cand[ok]
-        todo = todo[~ok]
-    mu_minus, mu_plus = _two_body(root, mass, mass, mu_dir)
-    photon = np.zeros((n, 4))
-    rows = np.flatnonzero(radiate)
-    if rows.size:
-        m = rows.size
-        root_r = root[rows]
-        omega = np.minimum(z[rows], 0.999 * z_max[rows]) * root_r / 2
-        which = np.where(rng.random(m) < 0.5, 1.0, -1.0)  # +1: the mu- radiates
-        emitter_dir = which[:, None] * mu_dir[rows]
-        e_mu = root_r / 2
-        p_mu = np.sqrt(np.clip(e_mu * e_mu - mass * mass, 0.0, None))
-        one_minus_beta = mass * mass / (e_mu * (e_mu + p_mu))
-        omc = _dipole_cos(rng, one_minus_beta, p_mu / e_mu)
-        k_dir = _direction_from_one_minus_cos(emitter_dir, omc, rng.uniform(0, 2 * np.pi, m))
-        gamma = np.concatenate([omega[:, None], omega[:, None] * k_dir], axis=1)
-        system = -gamma
-        system[:, 0] += root_r
-        m_sys = np.sqrt(np.clip(kin.mass2(system), 4 * mass * mass, None))
-        minus, plus = _two_body(m_sys, mass, mass, mu_dir[rows])
-        beta_sys = _velocity(system)
-        mu_minus[rows] = kin.boost(minus, beta_sys)
-        mu_plus[rows] = kin.boost(plus, beta_sys)
-        photon[rows] = gamma
-    return mu_minus, mu_plus, photon
+    n = a.shape[0]
+    target = (2.0 * rng.random(n) - 1.0) * (a + b / 3.0)  # a c + b c^3 / 3
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = 3.0 * a / b
+        q = 3.0 * target / b
+        root = np.sqrt(0.25 * q * q + p * p * p / 27.0)
+        c = np.cbrt(0.5 * q + root) + np.cbrt(0.5 * q - root)
+    flat = b < 1e-9 * a
+    if flat.any():
+        c = np.where(flat, target / a, c)
+    return np.asarray(np.clip(c, -1.0, 1.0), dtype=np.float64)
+
+
+def _to_lab(
+    frames: _Frames, lab: _Boost, e: Array, x: Array, y: Array, z: Array
+) -> tuple[Array, Array, Array, Array]:
+    """c.m. components -> lab components (rotation of the beam line, then the boost)."""
+    c, s = frames.rotation[0, 0], frames.rotation[0, 2]
+    return lab.apply(e, c * x + s * z, y, c * z - s * x)
+
+
+def _cos_sin(rng: np.random.Generator, n: int) -> tuple[Array, Array]:
+    """Cos and sin of ``n`` uniform azimuths (one cosine, the sine from it: no second trig call)."""
+    phi = rng.uniform(-np.pi, np.pi, n)
+    cos = np.cos(phi)
+    return cos, np.copysign(np.sqrt(np.maximum(1.0 - cos * cos, 0.0)), phi)
+
+
+def _lepton_window(cfg: Mapping[str, Any], skim: bool) -> tuple[float, float, float] | None:
+    """Truth-level (cos theta_max, cos theta_min, p_min) both leptons of a 2-track event need.
+
+    The generator cuts, narrowed (with ``skim``) to the truth-level image of the reconstruction
+    skim for events whose only charged particles are the two leptons: the trigger and the skim
+    need both tracks inside ``[max(trigger, skim) theta_min, min(...) theta_max]``, so their
+    truth angles must be inside it widened by 10 x the angle resolution (probability < 1e-22
+    per track of a difference). ``None`` if the generator cuts are disabled.
+    """
+    cuts = cfg["simulation"]["generator_cuts"]
+    if not cuts["enabled"]:
+        return None
+    lo, hi = float(cuts["theta_min"]), float(cuts["theta_max"])
+    sk, det = cfg["simulation"]["skim"], cfg["detector"]
+    if skim and sk["enabled"] and sk["require_trigger"]:
+        margin = math.degrees(10 * det["tracking"]["angle_resolution_mrad"] * 1e-3)
+        trig = det["trigger"]
+        lo = max(lo, max(sk["theta_min"], trig["theta_min"]) - margin)
+        hi = min(hi, min(sk["theta_max"], trig["theta_max"]) + margin)
+    return math.cos(math.radians(hi)), math.cos(math.radians(lo)), float(cuts["p_min"])
 
 
 def generate_mumu(
-    n_events: int, *, cfg: Mapping[str, Any], rng: np.random.Generator
+    n_events: int, *, cfg: Mapping[str, Any], rng: np.random.Generator, skim: bool = False
 ) -> TruthEvents:
-    """e+e- -> mu- mu+ (ISR gamma) (FSR gamma). Slots: mu-, mu+, ISR photon, FSR photon."""
+    """e+e- -> mu- mu+ (ISR gamma) (FSR gamma). Slots: mu-, mu+, ISR photon, FSR photon.
+
+    With ``skim``, only the events passing :func:`generator_cut_mask` (and the truth-level image
+    of the reconstruction skim, see ``_lepton_window``) are returned, and the photons are
+    boosted to the laboratory only for them; the result is distributed as
+    ``generate_mumu(n).select(cuts)``.
+    """
     physics, settings = cfg["physics"], cfg["processes"]["mumu"]
     me, mmu, alpha = (
         float(physics["electron_mass"]),
         float(physics["muon_mass"]),
         float(physics["alpha"]),
     )
+    n = n_events
     s0 = _nominal_s(cfg)
-    frames = _frames(cfg, rng, n_events)
+    frames = _frames(cfg, rng, n)
     sampler = (
         _isr_sampler("pair", s0, alpha, me, mmu, float(settings["min_mass"]))
         if cfg["simulation"]["isr"]
         else None
     )
-    photon, rest = _isr(rng, frames, sampler, me)
-    root = np.sqrt(kin.mass2(rest))
-    beta_mu = np.sqrt(np.clip(1 - 4 * mmu * mmu / (root * root), 0.0, None))
-    cos = _sample_quadratic(rng, 2 - beta_mu**2, beta_mu**2)
-    mu_dir = _unit(cos, rng.uniform(0, 2 * np.pi, n_events))
+    # ISR photon in the c.m. frame (as _isr, component by component)
+    sqrt_s = frames.sqrt_s
+    energy = 0.5 * sqrt_s
+    x = sampler.sample(rng, n) if sampler is not None else np.zeros(n)
+    omega = x * energy
+    p_e = np.sqrt(energy * energy - me * me)
+    omc = _dipole_cos(rng, me * me / (energy * (energy + p_e)), p_e / energy)
+    side = np.copysign(omega, rng.random(n) - 0.5)
+    cos_a, sin_a = _cos_sin(rng, n)
+    k_t = omega * np.sqrt(np.clip(omc * (2.0 - omc), 0.0, None))
+    kx, ky, kz = k_t * cos_a, k_t * sin_a, side * (1.0 - omc)
+    # the mu mu (+ FSR) system: mass sqrt(s (1 - x)), velocity -k / (sqrt(s) - omega)
+    e_rest = sqrt_s - omega
+    root = np.sqrt(np.maximum(e_rest * e_rest - omega * omega, 0.0))
+    to_cm = _Boost.of(-kx / e_rest, -ky / e_rest, -kz / e_rest, e_rest / root)
+    beta2 = np.clip(1 - 4 * mmu * mmu / (root * root), 0.0, None)
+    cos = _cubic_quadratic_cos(rng, 2 - beta2, beta2)
+    cos_p, sin_p = _cos_sin(rng, n)
+    sin = np.sqrt(np.clip(1.0 - cos * cos, 0.0, None))
+    dx, dy, dz = sin * cos_p, sin * sin_p, cos
+    # muons in the pair frame: back to back, except for the events with an FSR photon
+    e_mu = 0.5 * root
+    p_mu = np.sqrt(np.clip(e_mu * e_mu - mmu * mmu, 0.0, None))
+    minus = [e_mu, p_mu * dx, p_mu * dy, p_mu * dz]
+    plus = [e_mu.copy(), -minus[1], -minus[2], -minus[3]]
+    fsr_rows = np.zeros(0, np.intp)
     if settings["fsr"]:
-        mu_minus, mu_plus, fsr = _fsr(
-            rng, root, mu_dir, mmu, alpha, float(settings["fsr_min_fraction"])
+        radiate = _fsr_flags(rng, root, mmu, alpha, float(settings["fsr_min_fraction"]))
+        fsr_rows = np.flatnonzero(radiate)
+        direction = np.stack([dx[fsr_rows], dy[fsr_rows], dz[fsr_rows]], axis=1)
+        mu_m, mu_p, gamma = _fsr_kinematics(
+            rng, root[fsr_rows], direction, mmu, float(settings["fsr_min_fraction"])
         )
-    else:
-        mu_minus, mu_plus = _two_body(root, mmu, mmu, mu_dir)
-        fsr = np.zeros((n_events, 4))
-    beta_rest = _velocity(rest)
-    parts = kin.boost(np.stack([mu_minus, mu_plus, fsr], axis=1), beta_rest[:, None, :])
-    p = np.concatenate([parts[:, :2], photon[:, None, :], parts[:, 2:]], axis=1)
-    p = frames.to_lab(p)
-    pdg = np.tile(np.array([PDG_MUON, -PDG_MUON, PDG_PHOTON, PDG_PHOTON], np.int32), (n_events, 1))
-    pdg[photon[:, 0] <= 0.0, 2] = 0
-    pdg[fsr[:, 0] <= 0.0, 3] = 0
+        for i in range(4):
+            minus[i][fsr_rows] = mu_m[:, i]
+            plus[i][fsr_rows] = mu_p[:, i]
+    lab = frames.lab
+    lab_minus = _to_lab(frames, lab, *to_cm.apply(*minus))
+    lab_plus = _to_lab(frames, lab, *to_cm.apply(*plus))
+    keep: NDArray[np.intp] | None = None
+    window = _lepton_window(cfg, skim) if skim else None
+    if window is not None:
+        c_lo, c_hi, p_min = window
+        ok = np.ones(n, bool)
+        for _, px, py, pz in (lab_minus, lab_plus):
+            mom2 = px * px + py * py + pz * pz
+            cz = pz / np.sqrt(mom2)
+            ok &= (cz >= c_lo) & (cz <= c_hi) & (mom2 >= p_min * p_min)
+        keep = np.flatnonzero(ok)
+    m = n if keep is None else keep.size
+    p = np.zeros((m, 4, 4))
+    for slot, vec in ((0, lab_minus), (1, lab_plus)):
+        for i in range(4):
+            p[:, slot, i] = vec[i] if keep is None else vec[i][keep]
+    # photons, for the kept events only
+    rows = np.arange(n) if keep is None else keep
+    isr_lab = _to_lab(frames, lab.take(rows), omega[rows], kx[rows], ky[rows], kz[rows])
+    for i in range(4):
+        p[:, 2, i] = isr_lab[i]
+    pdg = np.tile(np.array([PDG_MUON, -PDG_MUON, PDG_PHOTON, 0], np.int32), (m, 1))
+    pdg[omega[rows] <= 0.0, 2] = 0
+    if fsr_rows.size:
+        # FSR photons of kept events: position of each kept radiating event among the kept
+        where = np.searchsorted(rows, fsr_rows)
+        kept_fsr = (where < m) & (rows[np.minimum(where, m - 1)] == fsr_rows) if m else where < 0
+        g = gamma[kept_fsr]
+        target = where[kept_fsr]
+        sub = fsr_rows[kept_fsr]
+        g_cm = to_cm.take(sub).apply(g[:, 0], g[:, 1], g[:, 2], g[:, 3])
+        g_lab = _to_lab(frames, lab.take(sub), *g_cm)
+        for i in range(4):
+            p[target, 3, i] = g_lab[i]
+        pdg[target, 3] = np.where(g[:, 0] > 0.0, PDG_PHOTON, 0)
     return TruthEvents(p=p, pdg=pdg)
+
+
+def _fsr_flags(
+    rng: np.random.Generator, root: Array, mass: float, alpha: float, z_min: float
+) -> NDArray[np.bool_]:
+    """Whether the pair of mass ``root`` radiates an FSR photon (leading-log probability)."""
+    s_prime = root * root
+    z_max = 1.0 - 4 * mass * mass / s_prime
+    big_l = np.log(s_prime / (mass * mass)) - 1.0
+    z_lo = np.minimum(z_min, z_max)
+    integral = 2 * np.log(z_max / z_lo) - 2 * (z_max - z_lo) + (z_max**2 - z_lo**2) / 2
+    probability = np.clip(2 * alpha / (2 * np.pi) * big_l * integral, 0.0, 1.0)
+    return np.asarray(rng.random(root.shape[0]) < probability)
+
+
+def _fsr_kinematics(
+    rng: np.random.Generator, root: Array, mu_dir: Array, mass: float, z_min: float
+) -> tuple[Array, Array, Array]:
+    """mu-, mu+ and the FSR photon in the pair rest frame, for pairs that radiate."""
+    m = root.shape[0]
+    z_max = 1.0 - 4 * mass * mass / (root * root)
+    z_lo = np.minimum(z_min, z_max)
+    # photon energy fraction z from (1 + (1 - z)^2)/z: log-uniform proposal, accept (1+(1-z)^2)/2
+    z = np.zeros(m)
+    todo = np.arange(m)
+    while todo.size:
+        u = rng.random(todo.size)
+        cand = z_lo[todo] * np.exp(u * np.log(z_max[todo] / z_lo[todo]))
+        ok = rng.random(todo.size) * 2.0 <= 1.0 + (1.0 - cand) ** 2
+        z[todo[ok]] = cand[ok]
+        todo = todo[~ok]
+    omega = np.minimum(z, 0.999 * z_max) * root / 2
+    which = np.where(rng.random(m) < 0.5, 1.0, -1.0)  # +1: the mu- radiates
+    emitter_dir = which[:, None] * mu_dir
+    e_mu = root / 2
+    p_mu = np.sqrt(np.clip(e_mu * e_mu - mass * mass, 0.0, None))
+    one_minus_beta = mass * mass / (e_mu * (e_mu + p_mu))
+    omc = _dipole_cos(rng, one_minus_beta, p_mu / e_mu)
+    k_dir = _direction_from_one_minus_cos(emitter_dir, omc, rng.uniform(0, 2 * np.pi, m))
+    gamma = np.concatenate([omega[:, None], omega[:, None] * k_dir], axis=1)
+    system = -gamma
+    system[:, 0] += root
+    m_sys = np.sqrt(np.clip(kin.mass2(system), 4 * mass * mass, None))
+    minus, plus = _two_body(m_sys, mass, mass, mu_dir)
+    beta_sys = _velocity(system)
+    return kin.boost(minus, beta_sys), kin.boost(plus, beta_sys), gamma
 
 
 # ---------------------------------------------------------------------------------------------
 # tau tau
 
 
-def _michel(rng: np.random.Generator, n: int, x0: float) -> Array:
+def _michel(rng: np.random.Generator, n: int, x0: float | Array) -> Array:
     """X from 2 x^2 (3 - 2x) on [x0, 1] (CDF 2x^3 - x^4), by Newton iteration."""
     f0 = 2 * x0**3 - x0**4
     u = f0 + rng.random(n) * (1.0 - f0)
@@ -523,28 +675,77 @@ def _michel(rng: np.random.Generator, n: int, x0: float) -> Array:
     return np.asarray(x, dtype=np.float64)
 
 
+def _tau_to_lepton(
+    rng: np.random.Generator, tau: Array, mtau: float, mlep: float | Array
+) -> tuple[Array, Array]:
+    """Tau -> l nu nu (Michel, isotropic): lepton and neutrino-pair four-vectors in the given frame.
+
+    ``mlep`` is the lepton mass, one value or one per event (muon or electron); the lepton energy
+    in the tau rest frame is ``x W`` with ``W = (m_tau^2 + m_l^2) / (2 m_tau)`` and ``x`` from the
+    Michel spectrum on ``[m_l / W, 1]`` (for the electron ``m_e / W = 6e-4``: negligible).
+    """
+    n = tau.shape[0]
+    mlep = np.broadcast_to(np.asarray(mlep, dtype=np.float64), (n,))
+    w = (mtau * mtau + mlep * mlep) / (2 * mtau)
+    x = _michel(rng, n, mlep / w)
+    e = x * w
+    p = np.sqrt(np.clip(e * e - mlep * mlep, 0.0, None))
+    direction = _unit(rng.uniform(-1, 1, n), rng.uniform(0, 2 * np.pi, n))
+    lep = np.concatenate([e[:, None], p[:, None] * direction], axis=1)
+    rest = np.zeros((n, 4))
+    rest[:, 0] = mtau
+    nu = rest - lep
+    beta = _velocity(tau)
+    return kin.boost(lep, beta), kin.boost(nu, beta)
+
+
 def _tau_to_mu(
     rng: np.random.Generator, tau: Array, mtau: float, mmu: float
 ) -> tuple[Array, Array]:
     """Tau -> mu nu nu (Michel, isotropic): muon and neutrino-pair four-vectors in the given frame."""
-    n = tau.shape[0]
-    w = (mtau * mtau + mmu * mmu) / (2 * mtau)
-    x = _michel(rng, n, mmu / w)
-    e = x * w
-    p = np.sqrt(np.clip(e * e - mmu * mmu, 0.0, None))
-    direction = _unit(rng.uniform(-1, 1, n), rng.uniform(0, 2 * np.pi, n))
-    mu = np.concatenate([e[:, None], p[:, None] * direction], axis=1)
-    rest = np.zeros((n, 4))
-    rest[:, 0] = mtau
-    nu = rest - mu
-    beta = _velocity(tau)
-    return kin.boost(mu, beta), kin.boost(nu, beta)
+    return _tau_to_lepton(rng, tau, mtau, mmu)
+
+
+#: Leptonic final states of the tau tau sample: (charged lepton of tau-, of tau+) per event.
+TAUTAU_FINAL_STATES = ("mumu", "emu")
+
+
+def tautau_branching(cfg: Mapping[str, Any]) -> dict[str, float]:
+    """Branching fraction of each configured tau tau final state (``[processes.tautau]``).
+
+    ``mumu``: B(tau -> mu nu nu)^2; ``emu``: 2 B(tau -> e nu nu) B(tau -> mu nu nu) (either tau
+    gives the electron).
+
+    Example:
+        >>> from dhstat.config import load
+        >>> {k: round(v, 5) for k, v in tautau_branching(load()).items()}
+        {'mumu': 0.03024, 'emu': 0.06198}
+    """
+    settings = cfg["processes"]["tautau"]
+    b_mu, b_e = float(settings["branching_mu"]), float(settings["branching_e"])
+    table = {"mumu": b_mu * b_mu, "emu": 2.0 * b_e * b_mu}
+    return {name: table[name] for name in TAUTAU_FINAL_STATES if name in settings["final_states"]}
 
 
 def generate_tautau(
-    n_events: int, *, cfg: Mapping[str, Any], rng: np.random.Generator
+    n_events: int,
+    *,
+    cfg: Mapping[str, Any],
+    rng: np.random.Generator,
+    final_state: str | None = None,
+    skim: bool = False,
 ) -> TruthEvents:
-    """e+e- -> tau tau (ISR), both tau -> mu nu nu. Slots: mu-, mu+, nu nu, nu nu, ISR photon."""
+    """e+e- -> tau tau (ISR), leptonic decays. Slots: l-, l+, nu nu, nu nu, ISR photon.
+
+    With ``skim``, only the events passing :func:`generator_cut_mask` and the truth-level
+    image of the reconstruction skim are returned (see :func:`generate_mumu`).
+
+    ``final_state`` ``"mumu"``: both tau -> mu nu nu; ``"emu"``: one tau -> e nu nu (the tau- or
+    the tau+ with equal probability), the other -> mu nu nu; ``None``: each event drawn from the
+    configured final states in proportion to their branching fractions
+    (:func:`tautau_branching`), as for pseudo-data. Slot 0 is always the negative lepton
+    (e- or mu-), slot 1 the positive one; slot 2 (3) holds the neutrinos of the tau- (tau+).
+    """
     physics = cfg["physics"]
     me, mmu, mtau = (float(physics[k]) for k in ("electron_mass", "muon_mass", "tau_mass"))
     s0 = _nominal_s(cfg)
@@ -555,22 +756,67 @@ def generate_tautau(
         else None
     )
     photon, rest = _isr(rng, frames, sampler, me)
+    if final_state is None:
+        branching = tautau_branching(cfg)
+        names = list(branching)
+        fractions = np.array([branching[k] for k in names])
+        cdf = np.cumsum(fractions / fractions.sum())
+        pick = np.minimum(np.searchsorted(cdf, rng.random(n_events), side="right"), len(names) - 1)
+        emu = np.asarray(pick == names.index("emu")) if "emu" in names else np.zeros(n_events, bool)
+    elif final_state in TAUTAU_FINAL_STATES:
+        emu = np.full(n_events, final_state == "emu")
+    else:
+        msg = f"unknown tau tau final state {final_state!r}; expected one of {TAUTAU_FINAL_STATES}"
+        raise ValueError(msg)
+    electron_minus = emu & (rng.random(n_events) < 0.5)
+    electron_plus = emu & ~electron_minus
     root = np.sqrt(kin.mass2(rest))
     beta_t = np.sqrt(np.clip(1 - 4 * mtau * mtau / (root * root), 0.0, None))
     cos = _sample_quadratic(rng, 2 - beta_t**2, beta_t**2)
     direction = _unit(cos, rng.uniform(0, 2 * np.pi, n_events))
     tau_minus, tau_plus = _two_body(root, mtau, mtau, direction)
-    mu_minus, nu_minus = _tau_to_mu(rng, tau_minus, mtau, mmu)
-    mu_plus, nu_plus = _tau_to_mu(rng, tau_plus, mtau, mmu)
+    l_minus, nu_minus = _tau_to_lepton(rng, tau_minus, mtau, np.where(electron_minus, me, mmu))
+    l_plus, nu_plus = _tau_to_lepton(rng, tau_plus, mtau, np.where(electron_plus, me, mmu))
     beta_rest = _velocity(rest)
-    parts = kin.boost(
-        np.stack([mu_minus, mu_plus, nu_minus, nu_plus], axis=1), beta_rest[:, None, :]
-    )
-    p = frames.to_lab(np.concatenate([parts, photon[:, None, :]], axis=1))
+    parts = kin.boost(np.stack([l_minus, l_plus, nu_minus, nu_plus], axis=1), beta_rest[:, None, :])
     codes = [PDG_MUON, -PDG_MUON, PDG_NEUTRINO, PDG_NEUTRINO, PDG_PHOTON]
     pdg = np.tile(np.array(codes, np.int32), (n_events, 1))
+    pdg[electron_minus, 0] = PDG_ELECTRON
+    pdg[electron_plus, 1] = -PDG_ELECTRON
     pdg[photon[:, 0] <= 0.0, 4] = 0
-    return TruthEvents(p=p, pdg=pdg)
+    others = np.concatenate([parts[:, 2:], photon[:, None, :]], axis=1)
+    # the two leptons are the only charged particles: the skim window applies
+    return _finish(frames, parts[:, :2], others, pdg, cfg, skim=skim, window=True)
+
+
+def _finish(
+    frames: _Frames,
+    leptons: Array,
+    others: Array,
+    pdg: NDArray[np.int32],
+    cfg: Mapping[str, Any],
+    *,
+    skim: bool,
+    window: bool,
+) -> TruthEvents:
+    """Lab-frame truth events from c.m. slots: the two leptons (slots 0, 1), then the others.
+
+    With ``skim``, only events passing :func:`generator_cut_mask` (and, if ``window``, i.e.
+    the leptons are the only charged particles, the truth-level image of the reconstruction
+    skim) are kept, and the other slots are boosted to the laboratory for them only.
+    """
+    if not skim:
+        return TruthEvents(p=frames.to_lab(np.concatenate([leptons, others], axis=1)), pdg=pdg)
+    lab = frames.to_lab(leptons)
+    mask = generator_cut_mask(TruthEvents(p=lab, pdg=pdg), cfg)
+    bounds = _lepton_window(cfg, True) if window else None
+    if bounds is not None:
+        cos = lab[..., 3] / np.maximum(kin.momentum(lab), 1e-300)
+        mask &= np.all((cos >= bounds[0]) & (cos <= bounds[1]), axis=1)
+    keep = np.flatnonzero(mask)
+    kept = _Frames(frames.sqrt_s[keep], frames.lab.take(keep), frames.rotation)
+    p = np.concatenate([lab[keep], kept.to_lab(others[keep])], axis=1)
+    return TruthEvents(p=p, pdg=pdg[keep])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -637,6 +883,19 @@ class _PhotonTable:
     fraction: float  # integral inside the pre-cut / integral over the whole process
     q2_pt: float  # virtuality pre-cut: at least one side with pT_e above this [GeV]
     c_max: Array  # (nu, ny): largest |cos theta*| of the muons that can pass the cuts
+    cells: NDArray[np.intp]  # the cells with positive probability ...
+    cells_cdf: Array  # ... and the cdf at them
+    guide: NDArray[np.intp]  # first position in cells_cdf above k / GUIDE, k = 0 .. GUIDE
+
+    def sample_cells(self, u: Array) -> NDArray[np.intp]:
+        """Cells for uniform numbers ``u``: as ``searchsorted(cdf, u, "right")``, by guide table."""
+        cdf, last = self.cells_cdf, self.cells_cdf.size - 1
+        index = self.guide[(u * (self.guide.size - 1)).astype(np.intp)]
+        todo = np.flatnonzero(cdf[np.minimum(index, last)] <= u)
+        while todo.size:  # a few steps: guide intervals hold few cells
+            index[todo] += 1
+            todo = todo[cdf[np.minimum(index[todo], last)] <= u[todo]]
+        return np.asarray(self.cells[np.minimum(index, last)], dtype=np.intp)
 
 
 def _photon_flux_weight(x: Array, s: float, me: float, q2_max: float) -> tuple[Array, Array, Array]:
@@ -739,7 +998,14 @@ def _photon_table(
     cut_density = np.where(keep, density * tagged * accepted, 0.0)
     cdf = np.cumsum(cut_density.ravel())
     fraction = float(cdf[-1]) / total
-    return _PhotonTable(u_edges, y_edges, cdf / cdf[-1], fraction, q2_pt, c_max)
+    cdf /= cdf[-1]
+    cells = np.flatnonzero(np.diff(cdf, prepend=0.0) > 0)
+    guide = np.searchsorted(cdf[cells], np.arange(_GUIDE + 1) / _GUIDE, side="right")
+    return _PhotonTable(u_edges, y_edges, cdf, fraction, q2_pt, c_max, cells, cdf[cells], guide)
+
+
+#: Size of the guide table of the e e mu mu cell sampling.
+_GUIDE = 1 << 17
 
 
 def _eemumu_table(cfg: Mapping[str, Any]) -> _PhotonTable:
@@ -781,9 +1047,11 @@ def _sample_q2(rng: np.random.Generator, lo: Array, hi: Array) -> Array:
 
 
 def generate_eemumu(
-    n_events: int, *, cfg: Mapping[str, Any], rng: np.random.Generator
+    n_events: int, *, cfg: Mapping[str, Any], rng: np.random.Generator, skim: bool = False
 ) -> TruthEvents:
     """e+e- -> e+e- mu+mu- (two-photon). Slots: mu-, mu+, e-, e+.
+
+    With ``skim``, only the events passing :func:`generator_cut_mask` are returned.
 
     ``n_events`` events are drawn from the pre-sampled phase space (see :func:`process_info`).
     """
@@ -792,8 +1060,7 @@ def generate_eemumu(
     table = _eemumu_table(cfg)
     frames = _frames(cfg, rng, n_events)
     n = n_events
-    cell = np.searchsorted(table.cdf, rng.random(n), side="right")
-    cell = np.minimum(cell, table.cdf.size - 1)
+    cell = table.sample_cells(rng.random(n))
     ny = table.y_edges.size - 1
     iu, iy = np.divmod(cell, ny)
     u = table.u_edges[iu] + rng.random(n) * (table.u_edges[iu + 1] - table.u_edges[iu])
@@ -854,10 +1121,11 @@ def generate_eemumu(
     direction[flip] *= -1
     mu_minus, mu_plus = _two_body(w, mmu, mmu, direction)
     mu_minus, mu_plus = kin.boost(mu_minus, beta_sys), kin.boost(mu_plus, beta_sys)
-    p = frames.to_lab(np.stack([mu_minus, mu_plus, electrons[0], electrons[1]], axis=1))
     pdg = np.tile(np.array([PDG_MUON, -PDG_MUON, 11, -11], np.int32), (n, 1))
     pdg[~ok] = 0  # below the mu mu threshold (virtual photons): no final state
-    return TruthEvents(p=p, pdg=pdg)
+    muons = np.stack([mu_minus, mu_plus], axis=1)
+    # the electrons may be tracks too: no skim window
+    return _finish(frames, muons, np.stack(electrons, axis=1), pdg, cfg, skim=skim, window=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -867,23 +1135,26 @@ def generate_eemumu(
 def process_info(process: str, cfg: Mapping[str, Any]) -> ProcessInfo:
     """Cross sections of a background process as generated (see :class:`ProcessInfo`).
 
-    ``tautau``: sigma x B(tau -> mu nu nu)^2 (both taus to muons, analytic). ``eemumu``: the
+    ``tautau``: sigma x (B_mu^2 + 2 B_e B_mu) for the final states mu mu and e mu (analytic,
+    :func:`tautau_branching`; ``final_states`` gives each). ``eemumu``: the
     fraction of the equivalent-photon phase space inside the analytic pre-cuts (rapidity of the
     gamma gamma system, virtuality) is integrated on the sampling grid. ``mumu``: no pre-cut.
 
     Example:
         >>> from dhstat.config import load
         >>> info = process_info("tautau", load())
-        >>> round(info.presampled_fraction, 5)
-        0.03024
+        >>> round(info.presampled_fraction, 5), round(info.final_states["mumu"] / info.cross_section_fb, 5)
+        (0.09222, 0.03024)
     """
     if process not in BACKGROUNDS:
         msg = f"unknown process {process!r}; expected one of {BACKGROUNDS}"
         raise ValueError(msg)
     settings = dict(cfg["processes"][process])
     sigma = float(settings["cross_section_fb"])
+    final_states: dict[str, float] = {}
     if process == "tautau":
-        fraction = float(settings["branching_mu"]) ** 2
+        final_states = {k: sigma * b for k, b in tautau_branching(cfg).items()}
+        fraction = sum(tautau_branching(cfg).values())
     elif process == "eemumu":
         fraction = _eemumu_table(cfg).fraction
     else:
@@ -895,36 +1166,50 @@ def process_info(process: str, cfg: Mapping[str, Any]) -> ProcessInfo:
         "beam_energy_spread": bool(cfg["simulation"]["beam_energy_spread"]),
         "generator_cuts": dict(cfg["simulation"]["generator_cuts"]),
     }
-    return ProcessInfo(process, sigma, sigma * fraction, fraction, generator)
+    return ProcessInfo(process, sigma, sigma * fraction, fraction, generator, final_states)
 
 
 def generator_cut_mask(truth: TruthEvents, cfg: Mapping[str, Any]) -> NDArray[np.bool_]:
     """Events passing the event-by-event generator cuts (all true when they are disabled).
 
-    Both muons (slots 0, 1) must have lab polar angles in ``[theta_min, theta_max]`` and momenta
-    above ``p_min``; for ``eemumu`` also a c.m. transverse momentum of the dimuon above
-    ``eemumu_pt_min``. These are looser than the selection (analysis.md section 7) by more than
-    the resolution.
+    Both charged leptons in slots 0, 1 (muons, or an electron and a muon in tau tau e mu events)
+    must have lab polar angles in ``[theta_min, theta_max]`` and momenta above ``p_min``
+    (muons) or ``electron_p_min`` (electrons); for ``eemumu`` also a c.m. transverse momentum
+    of the dimuon above ``eemumu_pt_min``. These are looser than the selection (analysis.md
+    section 7) by more than the resolution.
     """
     cuts = cfg["simulation"]["generator_cuts"]
     n = len(truth)
     if not cuts["enabled"]:
         return np.ones(n, bool)
-    mu = truth.p[:, :2]
-    theta = np.degrees(kin.polar_angle(mu))
+    lep = truth.p[:, :2]
+    apdg = np.abs(truth.pdg[:, :2])
+    theta = np.degrees(kin.polar_angle(lep))
     mask = np.all((theta >= cuts["theta_min"]) & (theta <= cuts["theta_max"]), axis=1)
-    mask &= np.all(kin.momentum(mu) >= cuts["p_min"], axis=1)
-    mask &= np.all(np.abs(truth.pdg[:, :2]) == PDG_MUON, axis=1)
-    if truth.pdg.shape[1] == 4 and np.any(np.abs(truth.pdg[:, 2]) == 11):
+    p_min = np.where(apdg == PDG_ELECTRON, cuts["electron_p_min"], cuts["p_min"])
+    mask &= np.all(kin.momentum(lep) >= p_min, axis=1)
+    mask &= np.all((apdg == PDG_MUON) | (apdg == PDG_ELECTRON), axis=1)
+    if truth.pdg.shape[1] == 4 and np.any(np.abs(truth.pdg[:, 2]) == PDG_ELECTRON):
         beta = kin.cm_boost(cfg)
-        mask &= kin.pt_cm(mu[:, 0], mu[:, 1], beta) >= cuts["eemumu_pt_min"]
+        mask &= kin.pt_cm(lep[:, 0], lep[:, 1], beta) >= cuts["eemumu_pt_min"]
     return np.asarray(mask, dtype=np.bool_)
 
 
 def generate(
-    process: str, n_events: int, *, cfg: Mapping[str, Any], rng: np.random.Generator
+    process: str,
+    n_events: int,
+    *,
+    cfg: Mapping[str, Any],
+    rng: np.random.Generator,
+    skim: bool = False,
+    final_state: str | None = None,
 ) -> TruthEvents:
-    """Generate ``n_events`` of a background process (no generator cuts applied).
+    """Generate ``n_events`` of a background process.
+
+    With ``skim``, only the events passing the generator cuts (:func:`generator_cut_mask`)
+    are returned (``mumu``, ``tautau``: also the truth-level image of the reconstruction skim,
+    which cannot change the skimmed sample; the rejected events are not completed). ``final_state``: see
+    :func:`generate_tautau`.
 
     Example:
         >>> from dhstat.config import load
@@ -932,10 +1217,10 @@ def generate(
         10
     """
     if process == "mumu":
-        return generate_mumu(n_events, cfg=cfg, rng=rng)
+        return generate_mumu(n_events, cfg=cfg, rng=rng, skim=skim)
     if process == "tautau":
-        return generate_tautau(n_events, cfg=cfg, rng=rng)
+        return generate_tautau(n_events, cfg=cfg, rng=rng, final_state=final_state, skim=skim)
     if process == "eemumu":
-        return generate_eemumu(n_events, cfg=cfg, rng=rng)
+        return generate_eemumu(n_events, cfg=cfg, rng=rng, skim=skim)
     msg = f"unknown process {process!r}; expected one of {BACKGROUNDS}"
     raise ValueError(msg)
