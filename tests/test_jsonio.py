@@ -20,9 +20,14 @@ def test_write_is_atomic_on_failure(tmp_path: Path) -> None:
 
 def test_atomic_path_leaves_nothing_on_exception(tmp_path: Path) -> None:
     target = tmp_path / "x.bin"
-    with pytest.raises(RuntimeError), jsonio.atomic_path(target) as temporary:
-        temporary.write_bytes(b"half")
-        raise RuntimeError
+
+    def write_half_then_fail() -> None:
+        with jsonio.atomic_path(target) as temporary:
+            temporary.write_bytes(b"half")
+            raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        write_half_then_fail()
     assert list(tmp_path.iterdir()) == []
 
 

@@ -98,11 +98,12 @@ def _default_files() -> list[Path]:
 
 def default_text() -> str:
     """The built-in default configuration as commented TOML (what ``dhstat config show`` prints)."""
-    parts = [
+    header = (
         "# dhstat analysis configuration: the built-in default (the paper's setting).\n"
         "# Copy this file, change what you need (or keep only what you change), and pass it\n"
         "# with --config. Units: GeV, GeV^2, fb, fb^-1; angles in degrees.\n"
-    ]
+    )
+    parts = [header]
     parts.extend(path.read_text(encoding="utf-8") for path in _default_files())
     return "\n".join(parts)
 

@@ -114,7 +114,7 @@ def executor(*, workers: int = 0, scheduler: str | None = None) -> Iterator[Exec
     if scheduler:
         from distributed import Client
 
-        with Client(scheduler, set_as_default=False) as client:
+        with Client(scheduler, set_as_default=False) as client:  # type: ignore[no-untyped-call]
             n = sum(client.ncores().values()) or 1
 
             def submit(fn: Callable[[Any], Any], item: Any) -> Any:

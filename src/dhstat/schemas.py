@@ -116,7 +116,7 @@ def validate(document: Any, name: str, *, source: str | Path | None = None) -> N
     Raises:
         InputError: naming ``source``, the JSON path of the first problem and what was expected.
     """
-    errors = sorted(_errors(document, name), key=lambda e: (list(map(str, e.absolute_path))))
+    errors = sorted(_errors(document, name), key=lambda e: list(map(str, e.absolute_path)))
     if not errors:
         return
     error = _deepest(errors[0])
@@ -128,7 +128,9 @@ def validate(document: Any, name: str, *, source: str | Path | None = None) -> N
             else []
         )
         allowed = ", ".join(sorted(error.schema.get("properties", {}))) or "none"
-        what = f"no key {unknown[0]!r} (unknown key; allowed: {allowed})" if unknown else "known keys"
+        what = (
+            f"no key {unknown[0]!r} (unknown key; allowed: {allowed})" if unknown else "known keys"
+        )
         raise InputError(source, field, what)
     if error.validator == "required":
         missing = [key for key in error.validator_value if key not in error.instance]

@@ -1,0 +1,135 @@
+"""Benchmarks of the windows stage: membership/counting throughput and the full windows stage.
+
+Usage:
+    python benchmarks/bench_windows.py                 # membership + counting (1e7 events)
+    python benchmarks/bench_windows.py --events 2e6    # fewer events
+    python benchmarks/bench_windows.py --stage CFG     # also time `windows.define` with config CFG
+
+Windows for the membership benchmark: the frozen default windows file if present, otherwise
+ellipses from the grid's resolution model (rho = -0.5) at every in-range grid point.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+
+from dhstat import config, counting, parallel, windows
+
+
+def machine() -> str:
+    model = "?"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{parallel.cpu_count()} cores (nproc), {model}, {platform.python_version()}"
+
+
+def peak_mb() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, kids) / 1024
+
+
+def model_windows(cfg: config.Config) -> windows.Windows:
+    default = Path(windows.__file__).parent / "data" / "windows-default.json"
+    if default.is_file():
+        return windows.load(default)
+    g = windows.grid_points(cfg)
+    ma, mh, sig = g.ma[g.in_range], g.mh[g.in_range], g.sigma[g.in_range] * 1.3
+    rho = -0.5
+    cov = np.zeros((ma.size, 2, 2))
+    cov[:, 0, 0], cov[:, 1, 1] = sig[:, 0] ** 2, sig[:, 1] ** 2
+    cov[:, 0, 1] = cov[:, 1, 0] = rho * sig[:, 0] * sig[:, 1]
+    axes, angle = windows.covariance_ellipse(cov, 2.0)
+    center = np.stack([mh**2, ma**2], axis=1)
+    return windows.from_ellipses(center, axes, angle, ceta_cut=np.full(ma.size, 0.9))
+
+
+def bench_membership(n_events: int) -> None:
+    cfg = config.load()
+    w = model_windows(cfg)
+    rng = np.random.default_rng(1)
+    # background-like events: half near the kinematic limit M_recoil + M_mumu ~ sqrt(s), half
+    # uniform over the search triangle (squared masses)
+    roots = config.sqrt_s(cfg)
+    mmumu = rng.uniform(1.0, roots, n_events)
+    near = rng.random(n_events) < 0.5
+    mrec = np.where(
+        near,
+        roots - mmumu - rng.exponential(0.3, n_events),
+        rng.uniform(0, 1, n_events) * np.minimum(mmumu, roots - mmumu),
+    )
+    x = np.sign(mrec) * mrec**2 + rng.normal(0, 0.3, n_events)
+    y = mmumu**2
+    ceta = rng.random(n_events)
+    weight = np.full(n_events, 0.01)
+    print(f"windows: {len(w)}; events: {n_events:.3g}")
+    t = time.perf_counter()
+    m = windows.membership(w, x, y)
+    dt = time.perf_counter() - t
+    print(
+        f"membership: {dt:.2f} s, {n_events / dt:.3g} events/s, {m.nnz / n_events:.2f} windows/event"
+    )
+    # brute-force baseline on a subset (events x windows dense test)
+    k = 1_000
+    t = time.perf_counter()
+    dense = windows.contains(w, x[:k], y[:k])
+    dtb = time.perf_counter() - t
+    assert np.array_equal(dense, m[:k].toarray().astype(bool))
+    print(
+        f"brute-force baseline: {k / dtb:.3g} events/s -> speed-up {(n_events / dt) / (k / dtb):.0f}x"
+    )
+    half = n_events // 2
+    ev = {"mrecoil2": x, "mmumu2": y, "ceta": ceta, "weight": weight}
+    data = {key: v[:half] for key, v in ev.items()}
+    bkg = {"mumu": {key: v[half:] for key, v in ev.items()}}
+    t = time.perf_counter()
+    c = counting.count(w, data, bkg, luminosity_fb=8.34)
+    dt = time.perf_counter() - t
+    print(
+        f"count (membership x2, C_eta cuts, N, B, cells): {dt:.2f} s, {n_events / dt:.3g} events/s, "
+        f"{c.n_cells} cells"
+    )
+
+
+def bench_stage(path: str, workers: int) -> None:
+    cfg = config.load(path)
+    g = windows.grid_points(cfg)
+    print(
+        f"windows stage ({path}): {int(g.in_range.sum())} points x 2 x {cfg['windows']['n_events']} events"
+    )
+    t = time.perf_counter()
+    with parallel.executor(workers=workers) as ex:
+        w = windows.define(cfg, background=None, executor=ex)
+    dt = time.perf_counter() - t
+    print(
+        f"windows.define: {dt:.1f} s for {len(w)} windows ({dt / max(len(w), 1) * 1e3:.1f} ms/point wall)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=float, default=1e7)
+    parser.add_argument("--stage", default=None, help="config file for a windows.define timing")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    print("machine:", machine(), "| shared with other jobs: timings are under load")
+    print("loadavg:", os.getloadavg())
+    bench_membership(int(args.events))
+    if args.stage:
+        bench_stage(args.stage, args.workers)
+    print(f"peak RSS: {peak_mb():.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
