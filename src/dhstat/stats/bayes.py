@@ -141,15 +141,63 @@ class WindowLimits:
 # ---------------------------------------------------------------- single-bin node kernels
 
 
+class _FlatCdf:
+    """``sum_k W_k int_0^x Pois(n | B_k + S_k x') dx'`` and its x-derivative, row by row.
+
+    The same arithmetic as :func:`_core.flat_integral`, with the x-independent parts (the regularised
+    incomplete gamma functions at the lower end B) computed once per solve, and only the branch
+    (lower or upper tail) that is used evaluated.
+    """
+
+    def __init__(self, n: Array, signal: Array, background: Array, weight: Array) -> None:
+        self.n = n[:, None]
+        self.signal, self.background, self.weight = signal, background, weight
+        a = np.broadcast_to(self.n + 1.0, background.shape)
+        self.a = np.ascontiguousarray(a)
+        self.p_low = special.gammainc(self.a, background)
+        self.q_low = special.gammaincc(self.a, background)
+        self.scale = 0.05 * _core._scale(self.n, background)
+        self.pmf_low = _core.pmf(self.n, background)
+        self.positive = signal > 0
+        self.safe = np.where(self.positive, signal, 1.0)
+
+    def __call__(self, x: Array, rows: NDArray[np.intp]) -> tuple[Array, Array]:
+        n, s, b, a = self.n[rows], self.signal[rows], self.background[rows], self.a[rows]
+        xc = x[:, None]
+        width = s * xc
+        high = b + width
+        lower_side = high <= a
+        diff = np.empty(high.shape)
+        p_low, q_low = self.p_low[rows], self.q_low[rows]
+        diff[lower_side] = special.gammainc(a[lower_side], high[lower_side]) - p_low[lower_side]
+        upper = ~lower_side
+        diff[upper] = q_low[upper] - special.gammaincc(a[upper], high[upper])
+        small = width < self.scale[rows]
+        if np.any(small):
+            nb = np.broadcast_to(n, high.shape)
+            ns, ls, ws = nb[small], b[small], width[small]
+            mu = ls[:, None] + ws[:, None] * _core._GL_X
+            diff[small] = ws * (_core.pmf(ns[:, None], mu) * _core._GL_W).sum(axis=-1)
+        area = np.maximum(diff, 0.0)
+        integral = np.where(self.positive[rows], area / self.safe[rows], xc * self.pmf_low[rows])
+        weight = self.weight[rows]
+        value: Array = (weight * integral).sum(-1)
+        slope: Array = (weight * _core.pmf(n, high)).sum(-1)
+        return value, slope
+
+
 def _flat_limit_nodes(
     n: Array, signal: Array, background: Array, weight: Array, cl: float, smax: Array
 ) -> Array:
-    def cdf(x: Array) -> tuple[Array, Array]:
-        value = (weight * _core.flat_integral(n[:, None], signal, background, x[:, None])).sum(-1)
-        slope = (weight * _core.pmf(n[:, None], background + signal * x[:, None])).sum(-1)
-        return value, slope
+    return _flat_limit_total(n, signal, background, weight, cl, smax)[0]
 
-    total, _ = cdf(smax)
+
+def _flat_limit_total(
+    n: Array, signal: Array, background: Array, weight: Array, cl: float, smax: Array
+) -> tuple[Array, Array, Array]:
+    """Flat-prior limits, the integral of m over [0, smax] and m(smax) per row."""
+    cdf = _FlatCdf(n, signal, background, weight)
+    total, edge = cdf(smax, np.arange(n.size))
     s_mean = np.maximum((weight * signal).sum(-1, keepdims=True), 1e-300)
     b_mean = (weight * background).sum(-1, keepdims=True)
     one = np.ones_like(s_mean)
@@ -160,7 +208,7 @@ def _flat_limit_nodes(
         guess = np.where(np.isfinite(guess), guess, smax / 2)
     x = _core.solve_increasing(cdf, cl * total, np.zeros_like(smax), smax, guess)
     result: Array = np.where(total > 0, x, np.nan)
-    return result
+    return result, total, edge
 
 
 _SERIES_SPAN = 6
@@ -168,15 +216,73 @@ _GL8_X, _GL8_W = np.polynomial.legendre.leggauss(8)
 _GL16_X, _GL16_W = np.polynomial.legendre.leggauss(16)
 
 
+class _LogSeriesCdf:
+    """``sum_k W_k int_smin^x Pois(n | B_k + S_k x') / x' dx'`` and its derivative, row by row.
+
+    The same arithmetic as :func:`_core.log_integral`, with the x-independent parts (the series
+    coefficients ``Pois(n - j; B)`` and the lower-end incomplete gamma and E1 values) computed once.
+    """
+
+    def __init__(
+        self, n: Array, signal: Array, background: Array, weight: Array, low: Array
+    ) -> None:
+        j_lo, j_hi = _core._j_range(n, background)
+        span = int(np.max(j_hi - j_lo)) + 1 if n.size else 1
+        j = j_lo[:, None] + np.arange(span)[None, :]
+        valid = j <= j_hi[:, None]
+        jj = np.where(valid, j, 0.0)[:, None, :]  # (m, 1, J)
+        self.n, self.signal, self.background, self.weight, self.low = (
+            n,
+            signal,
+            background,
+            weight,
+            low,
+        )
+        self.coeff = np.where(
+            valid[:, None, :],
+            np.exp(_core.log_pmf(n[:, None, None] - jj, background[..., None])),
+            0.0,
+        )  # (m, k, J)
+        self.positive = np.broadcast_to(jj >= 1, self.coeff.shape)
+        self.a = np.ascontiguousarray(np.broadcast_to(np.where(jj >= 1, jj, 1.0), self.coeff.shape))
+        ylo = (signal * low[:, None])[..., None]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self.p_low = special.gammainc(self.a, ylo)
+            self.q_low = special.gammaincc(self.a, ylo)
+            self.e1_low = special.exp1(np.where(ylo > 0, ylo, 1.0))
+        self.signal_positive = signal[..., None] > 0
+
+    def __call__(self, x: Array, rows: NDArray[np.intp]) -> tuple[Array, Array]:
+        s, b, w = self.signal[rows], self.background[rows], self.weight[rows]
+        a = self.a[rows]
+        yhi = (s * x[:, None])[..., None]
+        yb = np.broadcast_to(yhi, a.shape)
+        lower_side = yb <= a
+        upper = ~lower_side
+        diff = np.empty(a.shape)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            diff[lower_side] = (
+                special.gammainc(a[lower_side], yb[lower_side]) - self.p_low[rows][lower_side]
+            )
+            diff[upper] = self.q_low[rows][upper] - special.gammaincc(a[upper], yb[upper])
+            up = diff / a
+            zero_term = np.where(
+                self.signal_positive[rows],
+                self.e1_low[rows] - special.exp1(np.where(yhi > 0, yhi, 1.0)),
+                np.log(x / self.low[rows])[:, None, None],
+            )
+        terms = np.where(self.positive[rows], np.maximum(up, 0.0), zero_term)
+        value = (self.coeff[rows] * terms).sum(axis=-1)
+        total: Array = (w * value).sum(-1)
+        slope: Array = (w * _core.pmf(self.n[rows][:, None], b + s * x[:, None])).sum(-1) / x
+        return total, slope
+
+
 def _log_limit_series(
     n: Array, signal: Array, background: Array, weight: Array, cl: float, smin: Array, smax: Array
 ) -> Array:
-    def cdf(x: Array) -> tuple[Array, Array]:
-        value = (weight * _core.log_integral(n, signal, background, smin, x)).sum(-1)
-        slope = (weight * _core.pmf(n[:, None], background + signal * x[:, None])).sum(-1) / x
-        return value, slope
-
-    total, _ = cdf(smax)
+    cdf = _LogSeriesCdf(n, signal, background, weight, smin)
+    total, _ = cdf(smax, np.arange(n.size))
     start = np.sqrt(smin * smax)
     x = _core.solve_increasing(cdf, cl * total, smin, smax, start)
     result: Array = np.where(total > 0, x, np.nan)
@@ -242,13 +348,15 @@ def _log_limit_numeric(
     base = cumulative[rows, panel]
     log_var = in_log[panel]
 
-    def func(x: Array) -> tuple[Array, Array]:
-        half = 0.5 * (x - lo)
-        u = lo[:, None] + half[:, None] * (_GL8_X[None, :] + 1.0)
-        flags = np.broadcast_to(log_var[:, None], u.shape)
-        g = _log_integrand(n, signal, background, weight, u, flags)
-        value = base + half * (g * _GL8_W[None, :]).sum(-1)
-        slope = _log_integrand(n, signal, background, weight, x[:, None], log_var[:, None])[:, 0]
+    def func(x: Array, idx: NDArray[np.intp]) -> tuple[Array, Array]:
+        lo_i, flags_i = lo[idx], log_var[idx]
+        n_i, s_i, b_i, w_i = n[idx], signal[idx], background[idx], weight[idx]
+        half = 0.5 * (x - lo_i)
+        u = lo_i[:, None] + half[:, None] * (_GL8_X[None, :] + 1.0)
+        flags = np.broadcast_to(flags_i[:, None], u.shape)
+        g = _log_integrand(n_i, s_i, b_i, w_i, u, flags)
+        value = base[idx] + half * (g * _GL8_W[None, :]).sum(-1)
+        slope = _log_integrand(n_i, s_i, b_i, w_i, x[:, None], flags_i[:, None])[:, 0]
         return value, slope
 
     root = _core.solve_increasing(func, target, lo, hi, 0.5 * (lo + hi), rtol=1e-13)
@@ -402,15 +510,14 @@ def window_upper_limits(
             n = group.n[rows].astype(np.float64)
             s, b, w = group.signal[rows], group.background[rows], group.weight[rows]
             if prior == "flat":
-                limit[r] = _flat_limit_nodes(n, s, b, w, cl, smax_all[r])
+                smax = smax_all[r]
+                limit[r], total, edge = _flat_limit_total(n, s, b, w, cl, smax)
                 if check:
                     at_check[r] = limit[r]
                     # the check is needed only where the posterior mass between sigma_max and
                     # factor * sigma_max can matter; for posteriors falling at least like
                     # 1/sigma that mass is <= m(sigma_max) sigma_max ln(factor)
-                    smax = smax_all[r]
-                    total = (w * _core.flat_integral(n[:, None], s, b, smax[:, None])).sum(-1)
-                    edge = (w * _core.pmf(n[:, None], b + s * smax[:, None])).sum(-1) * smax
+                    edge = edge * smax
                     with np.errstate(divide="ignore", invalid="ignore"):
                         need = ~(edge * math.log(check_factor) < 1e-3 * tolerance * total)
                     if need.any():
