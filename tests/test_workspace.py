@@ -143,6 +143,17 @@ def row(window_id: int) -> tuple[Any, ...]:
     return next(r for r in WINDOWS if r[0] == window_id)
 
 
+def floor() -> float:
+    """The one-MC-event weight given to windows without simulated background (sum w^2 / sum w)."""
+    squares: dict[str, float] = {}
+    yields: dict[str, float] = {}
+    for r in WINDOWS:
+        for process, (value, error) in r[4].items():
+            yields[process] = yields.get(process, 0.0) + value
+            squares[process] = squares.get(process, 0.0) + error**2
+    return max(squares[p] / yields[p] for p in yields if yields[p] > 0)
+
+
 def by_sample(model: Any, pars: list[float]) -> dict[str, float]:
     per_sample = model.main_model.expected_data(np.asarray(pars), return_by_sample=True)
     return {name: float(per_sample[i][0]) for i, name in enumerate(model.config.samples)}
@@ -182,7 +193,10 @@ def test_nominal_yields_equal_the_counts(built: Any) -> None:
         pars[model.config.poi_index] = 1.0
         yields = by_sample(model, pars)
         assert yields["signal"] == pytest.approx(eff * LUMI, rel=1e-12)
-        for process, (value, _) in background.items():
+        empty = sum(v for v, _ in background.values()) == 0
+        for index, (process, (value, _)) in enumerate(background.items()):
+            if empty and index == 0:
+                value = floor()  # no simulated event: w +- w on the first sample
             assert yields[process] == pytest.approx(value, rel=1e-12, abs=1e-15)
         spec = wset.workspaces[[e["id"] for e in wset.index["windows"]].index(window_id)]
         assert pyhf.Workspace(spec).data(model, include_auxdata=False) == [n_obs]
@@ -267,7 +281,9 @@ def test_mc_statistics_of_the_background(built: Any) -> None:
         total = sum(v for v, _ in background.values())
         error = math.sqrt(sum(e**2 for _, e in background.values()))
         if total == 0:
-            assert "mcstat_background" not in model.config.par_names
+            # No simulated event: a histosys w +- w on the first background sample.
+            assert "mcstat_background" in model.config.par_names
+            assert model.config.modifiers.count(("mcstat_background", "histosys")) == 1
             continue
         sigmas = model.config.param_set("mcstat_background").sigmas
         assert sigmas == pytest.approx([error / total], rel=1e-12)
@@ -278,9 +294,9 @@ def test_zero_background_window_gives_a_working_model(built: Any) -> None:
     model = models(wset)[12]
     pars = model.config.suggested_init()
     pars[model.config.poi_index] = 0.0
-    assert model.expected_actualdata(pars).tolist() == [0.0]
+    assert model.expected_actualdata(pars).tolist() == pytest.approx([floor()])
     pars[model.config.poi_index] = 1.0
-    assert model.expected_actualdata(pars).tolist() == pytest.approx([0.15 * LUMI])
+    assert model.expected_actualdata(pars).tolist() == pytest.approx([floor() + 0.15 * LUMI])
 
 
 # ------------------------------------------------------------------ index, files, archive
@@ -524,3 +540,65 @@ def test_build_rejects_duplicate_ids_from_the_library() -> None:
             sigma_max=10.0,
             provenance={},
         )
+
+
+def test_window_without_simulated_background_gets_one_event_uncertainty() -> None:
+    """B = 0 from MC means 'below about one MC event of weight w': background w +- w."""
+    import pyhf
+    from scipy import stats as scipy_stats
+
+    from dhstat.stats.model import WindowSet
+    from dhstat.stats.significance import hybrid_pvalue
+
+    cfg = config.load()
+    rules = systematics.rules_from_config(cfg)
+    filled = workspace.WindowInput(
+        1,
+        5.0,
+        2.0,
+        (4.0, 25.0),
+        (0.5, 0.05),
+        0.0,
+        0.9,
+        2,
+        {"mumu": (2.0, 0.2**0.5), "tautau": (0.5, 0.05**0.5), "eemumu": (0.0, 0.0)},
+        0.2,
+        0.002,
+    )
+    empty = workspace.WindowInput(
+        2,
+        6.0,
+        1.0,
+        (1.0, 36.0),
+        (0.5, 0.05),
+        0.0,
+        0.9,
+        1,
+        {"mumu": (0.0, 0.0), "tautau": (0.0, 0.0), "eemumu": (0.0, 0.0)},
+        0.2,
+        0.002,
+    )
+    built = workspace.build_set(
+        [filled, empty], rules, luminosity_fb=8.34, sigma_max=100.0, provenance={}
+    )
+    weight = workspace.empty_background_error([filled, empty])
+    assert weight == pytest.approx(0.1)
+    sample = built.workspaces[1]["channels"][0]["samples"][1]
+    assert sample["data"] == [weight]
+    (modifier,) = [m for m in sample["modifiers"] if m["name"] == "mcstat_background"]
+    assert modifier["type"] == "histosys"
+    assert modifier["data"]["hi_data"] == pytest.approx([2 * weight])
+    assert modifier["data"]["lo_data"] == pytest.approx([0.0])
+    model = pyhf.Workspace(built.workspaces[1]).model()
+    expected = model.expected_actualdata(model.config.suggested_init())
+    assert float(expected[0]) == pytest.approx(weight + 0.2 * 8.34 * 1.0)
+    windows = WindowSet.from_specs([built.workspaces[1]], ids=[2], sources=["w2"], sigma_max=100.0)
+    p = float(hybrid_pvalue(windows, [[1]])[0, 0])
+    # Independent reference: b = w (1 + theta), theta ~ N(0, 1) truncated to b > 0.
+    theta = np.linspace(-1.0, 12.0, 400001)
+    prior = scipy_stats.norm.pdf(theta)
+    b = weight * (1 + theta)
+    reference = np.trapezoid((1 - np.exp(-b)) * prior, theta) / np.trapezoid(prior, theta)
+    # The engine's quadrature of a prior truncated at 1 sd is accurate to a few per cent.
+    assert p == pytest.approx(reference, rel=0.05)
+    assert np.isfinite(scipy_stats.norm.isf(p))

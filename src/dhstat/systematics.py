@@ -149,7 +149,9 @@ CATALOGUE: tuple[Modifier, ...] = (
         MCSTAT_BACKGROUND,
         "staterror",
         "background",
-        "MC statistics of the background estimate (samples combined in quadrature)",
+        "MC statistics of the background estimate (samples combined in quadrature); a window "
+        "without any simulated background event has a background of w +- w (histosys), w the "
+        "weight of one MC event",
     ),
 )
 

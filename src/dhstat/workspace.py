@@ -15,9 +15,15 @@ Names, meanings and values of the systematics are documented in :mod:`dhstat.sys
 
 Zero backgrounds: every window keeps all background samples, also those with a zero yield (their
 histosys variations are then zero too and change nothing), so all windows have the same samples.
-pyhf's staterror divides by the window's total background, so ``mcstat_background`` is written only
-when the window's total background and its total MC error are both positive; a window without
-any simulated background event carries no MC-statistics parameter for its background.
+pyhf's staterror divides by the window's total background, so ``mcstat_background`` is a
+staterror only when the window's total background and its total MC error are both positive. A
+window without any simulated background event does not have a background known to be zero: it is
+known to be below about one MC event. Given zero MC events of weight w, the background's
+posterior (flat prior) is exponential with mean and standard deviation w; such a window's first
+background sample gets the nominal w and a symmetric histosys ``mcstat_background`` of +-w (the
+moment-matched Gaussian, zero-truncated by the statistics engine), where w is the largest mean MC
+event weight of the processes (sum w^2 / sum w over all windows). A background of exactly zero
+would make any observed event infinitely significant.
 
 A set of windows is written as ``DIR/index.json`` (schema ``workspace-index``: the windows, their
 ellipses and C_eta cuts, file names, SHA-256 of every file, provenance) plus ``DIR/w<id>.json``.
@@ -81,6 +87,7 @@ __all__ = [
     "archive",
     "build",
     "build_set",
+    "empty_background_error",
     "from_patchset",
     "join_inputs",
     "load",
@@ -355,6 +362,7 @@ def build(
     luminosity_fb: float,
     sigma_max: float,
     mc_statistics: bool = True,
+    empty_background_error: float = 0.0,
 ) -> dict[str, Any]:
     """The pyhf workspace of one window (a plain dict, see the module docstring).
 
@@ -364,6 +372,9 @@ def build(
         luminosity_fb: Integrated luminosity L [fb^-1]: the signal nominal is efficiency * L.
         sigma_max: Upper bound of the POI ``sigma`` [fb].
         mc_statistics: Add ``mcstat_signal`` and ``mcstat_background``.
+        empty_background_error: The weight w [events] of one MC event: a window without any
+            simulated background event gets a background of w +- w (see the module
+            docstring); 0 leaves such a window with a zero background.
 
     Example:
         >>> w = WindowInput(1, 5.0, 2.0, (4.0, 25.0), (0.5, 0.05), 0.0, 0.9, 0,
@@ -390,8 +401,12 @@ def build(
     total = sum(window.background[name][0] for name in processes)
     total_error = sum(window.background[name][1] for name in processes)
     staterror = mc_statistics and total > 0 and total_error > 0
+    empty = mc_statistics and total == 0 and empty_background_error > 0 and bool(processes)
     for name in processes:
         value, error = window.background[name]
+        floor = empty and name == processes[0]
+        if floor:
+            value = empty_background_error
         modifiers = [
             _histosys(parameter, value, relative)
             for parameter, relative in uncertainties.background.items()
@@ -400,6 +415,8 @@ def build(
             modifiers.append(
                 {"name": systematics.MCSTAT_BACKGROUND, "type": "staterror", "data": [error]}
             )
+        elif floor:
+            modifiers.append(_histosys(systematics.MCSTAT_BACKGROUND, value, 1.0))
         samples.append({"name": name, "data": [value], "modifiers": modifiers})
     init = 1.0 if sigma_max > 2.0 else sigma_max / 2.0
     parameter = {"name": systematics.POI, "bounds": [[0.0, float(sigma_max)]], "inits": [init]}
@@ -440,6 +457,28 @@ def _versions() -> tuple[str, str]:
     return __version__, metadata.version("pyhf")
 
 
+def empty_background_error(windows: Sequence[WindowInput]) -> float:
+    """The MC-statistics uncertainty [events] given to windows without simulated background.
+
+    It is the largest mean MC event weight of the background processes, sum w^2 / sum w over
+    all windows (the yield of one MC event), 0 if no window has any background.
+
+    Example:
+        >>> w = WindowInput(1, 5.0, 2.0, (4.0, 25.0), (0.5, 0.05), 0.0, 0.9, 0,
+        ...                 {"mumu": (2.0, 0.2 ** 0.5), "tautau": (0.0, 0.0)}, 0.1, 0.0)
+        >>> round(empty_background_error([w]), 12)
+        0.1
+    """
+    yields: dict[str, float] = {}
+    squares: dict[str, float] = {}
+    for window in windows:
+        for name, (value, error) in window.background.items():
+            yields[name] = yields.get(name, 0.0) + value
+            squares[name] = squares.get(name, 0.0) + error**2
+    weights = [squares[name] / yields[name] for name in yields if yields[name] > 0]
+    return max(weights, default=0.0)
+
+
 def build_set(
     windows: Sequence[WindowInput],
     rules: systematics.Rules,
@@ -468,6 +507,7 @@ def build_set(
     workspaces = []
     texts = []
     seen: set[int] = set()
+    empty_error = empty_background_error(windows)
     for count, window in enumerate(windows, start=1):
         if window.id in seen:
             where = "<windows>"
@@ -479,6 +519,7 @@ def build_set(
             luminosity_fb=luminosity_fb,
             sigma_max=sigma_max,
             mc_statistics=rules.mc_statistics,
+            empty_background_error=empty_error,
         )
         validate(spec, source=f"<workspace of window {window.id}>")
         text = _text(spec)
