@@ -101,3 +101,13 @@ def test_schema_files_are_the_repository_folder_in_editable_install() -> None:
     root = Path(__file__).resolve().parents[1] / "schemas"
     assert schemas.directory() == root
     assert json.loads((root / "config.json").read_text())["$id"].endswith(":config")
+
+
+def test_mass_point_beyond_the_kinematic_limit_is_rejected() -> None:
+    with pytest.raises(InputError) as info:
+        config.loads("[simulation.injection]\nma = 8.0\nmh = 3.0\n", source="inj.toml")
+    message = str(info.value)
+    assert message.startswith(
+        "inj.toml: simulation.injection.ma + simulation.injection.mh: expected M_A' + M_h' < sqrt(s)"
+    )
+    config.loads("[simulation.injection]\nma = 7.0\nmh = 3.0\n", source="ok.toml")

@@ -37,14 +37,25 @@ def test_collect_aligns_counts_with_windows(run_dir: Path) -> None:
 
 
 def test_summary_reads_the_cutflow_and_windows(run_dir: Path) -> None:
+    from dhstat import counting
+
     summary = report.summarize(run_dir, config.load())
     assert summary.n_selected == 3000
-    assert summary.expected == pytest.approx({"mumu": 2400.0, "tautau": 600.0})
+    # The paper's 28 985 (and its expectation) are the events inside the windows: from the cells.
+    counts = counting.load(run_dir / "counts.json")
+    in_windows = counts.cell_background.sum(axis=0)
+    assert summary.expected == pytest.approx(dict(zip(counts.processes, in_windows, strict=True)))
+    assert summary.n_in_windows == int(counts.cell_n_observed.sum())
+    assert summary.window_counts == int(counts.n_observed.sum())
     assert summary.n_windows == 18
     assert summary.max_z is None  # no scan in this run
     text = report.format_summary(summary)
-    assert re.search(r"selected data events\s+3000\s+28985", text)
-    assert re.search(r"mumu\s+2400.0 \(80.0 %\)\s+78.5 %", text)
+    assert re.search(r"selected data events \(before windows\)\s+3000\s+-", text)
+    assert re.search(
+        rf"data events in windows \(C_eta cut\)\s+{summary.n_in_windows}\s+28985", text
+    )
+    share = 100 * in_windows[0] / in_windows.sum()
+    assert re.search(rf"mumu\s+{in_windows[0]:.1f} \({share:.1f} %\)\s+78.5 %", text)
 
 
 def test_figures_and_report(run_dir: Path) -> None:
