@@ -256,7 +256,9 @@ def test_small_analysis_end_to_end(tmp_path: Path) -> None:
     assert (outdir / "figures" / "fig1_counts.png").is_file()
     # nothing changed: everything is skipped; a new [report] setting re-runs the report only
     assert pipeline.run(cfg, outdir, stages, open_executor=one_worker).ran == ()
-    changed = config.loads(SMALL.read_text() + "\n[report]\ndpi = 100\n", source="changed")
+    text = SMALL.read_text().replace("[report]\n", "[report]\ndpi = 100\n", 1)
+    changed = config.loads(text, source="changed")
+    assert changed["report"]["dpi"] == 100 != cfg["report"]["dpi"]
     assert pipeline.run(changed, outdir, stages, open_executor=one_worker).ran == ("report",)
     archive = publish.build_submission(outdir, cfg, tmp_path / "submission.tar.gz")
     assert publish.validate_archive(archive) == []
