@@ -659,19 +659,9 @@ def analysis_stages(cfg: Config) -> tuple[Stage, ...]:
 
 
 def _windows_tables() -> tuple[str, ...]:
-    return (
-        "run",
-        "beams",
-        "physics",
-        "detector",
-        "signal",
-        "simulation",
-        "selection",
-        "processes",
-        "dataset",
-        "grid",
-        "windows",
-    )
+    from dhstat import windows
+
+    return ("run", *windows.DIGEST_TABLES)
 
 
 def _stage_report(

@@ -18,8 +18,10 @@
 * **Priors and the zero-truncation convention**: :mod:`dhstat.stats.priors`
   (:data:`dhstat.stats.priors.TRUNCATION` is recorded in every output).
 
-Definitions: ``../shared/design/statistics.md`` sections 1-4; the settings are the ``[stats]``
-configuration table.
+References: the hybrid (prior-predictive) p-value of Cousins and Highland, NIM A 320 (1992) 331;
+Bayes factors after Kass and Raftery, JASA 90 (1995) 773; the flat-prior limit without
+uncertainties is Helene's formula, NIM 212 (1983) 319; the asymptotic q0 of Cowan et al.,
+EPJC 71 (2011) 1554. The settings are the ``[stats]`` configuration table.
 
 Example:
     >>> from dhstat.stats import bayes
