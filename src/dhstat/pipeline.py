@@ -752,6 +752,7 @@ def _stage_lee(
         gv_toys=int(settings["gv_toys"]),
         batch_size=int(settings["batch_size"]),
         table_sigmas=float(settings["table_sigmas"]),
+        executor=executor,
     )
     z_local, window = lee.observed_max(model, search.n_observed)
     header = lee.run_header(

@@ -333,7 +333,7 @@ def build_ztable(
     while todo.size:
         # Windows of similar table length share a task (one p-value call per task).
         todo = todo[np.argsort(n_max[todo] - low[todo], kind="stable")]
-        groups = [todo[a : a + rows_per_task] for a in range(0, todo.size, rows_per_task)]
+        groups = _balanced_groups(n_max[todo] - low[todo] + 1, rows_per_task, todo)
         tasks = [(_subset(windows, g, n_max.size), pvalue, low[g], n_max[g]) for g in groups]
         for group, values in zip(groups, run(_table_task, tasks), strict=True):
             lengths = n_max[group] - low[group] + 1
@@ -346,6 +346,35 @@ def build_ztable(
     offsets = np.concatenate([[0], np.cumsum(n_max - low + 1)]).astype(np.int64)
     values = np.concatenate([*tables, np.zeros(0)])
     return ZTable(offsets, low, values)
+
+
+def _balanced_groups(
+    lengths: NDArray[np.int64], rows_per_task: int, rows: NDArray[np.int64], tasks: int = 16
+) -> list[NDArray[np.int64]]:
+    """Split ``rows`` (sorted by table length) into groups of similar work for the executor.
+
+    A group holds at most ``rows_per_task`` windows and, apart from a single window, at most
+    1/``tasks`` of all table entries, so a few long tables (large backgrounds) do not end up in
+    one task that keeps a worker busy long after the others are done.
+
+    Example:
+        >>> groups = _balanced_groups(np.array([1, 1, 1, 1, 50, 50]), 1024, np.arange(6), tasks=4)
+        >>> [g.tolist() for g in groups]
+        [[0, 1, 2, 3], [4], [5]]
+    """
+    budget = max(int(lengths.sum()) // tasks, 1)
+    groups: list[NDArray[np.int64]] = []
+    start = 0
+    for stop in range(1, rows.size + 1):
+        size = stop - start
+        widest = int(lengths[stop - 1])  # sorted: the last row is the longest of the group
+        closing = stop == rows.size or size == rows_per_task
+        if not closing:
+            closing = (size + 1) * int(lengths[stop]) > budget
+        if closing or size * widest > budget:
+            groups.append(rows[start:stop])
+            start = stop
+    return groups
 
 
 def window_graph(centres: NDArray[np.float64]) -> Graph:
