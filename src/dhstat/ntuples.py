@@ -39,6 +39,7 @@ from dhstat.errors import InputError
 from dhstat.jsonio import atomic_path, dumps
 
 __all__ = [
+    "EVENT_BRANCHES",
     "METADATA_KEY",
     "expand_globs",
     "iterate",
@@ -48,6 +49,25 @@ __all__ = [
     "write_chunks",
     "write_trees",
 ]
+
+#: The reconstructed-event branches of the ntuple schema (docs/internals.md), without the optional
+#: truth branches: what the simulation writes and the selection reads.
+EVENT_BRANCHES = (
+    "weight",
+    "trk_px",
+    "trk_py",
+    "trk_pz",
+    "trk_charge",
+    "trk_dr",
+    "trk_dz",
+    "trk_muonID",
+    "trk_electronID",
+    "trk_clusterE",
+    "gam_E",
+    "gam_theta",
+    "gam_phi",
+    "trg_pass",
+)
 
 log = logging.getLogger(__name__)
 

@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from dhstat import ntuples
 from dhstat.errors import InputError
 from dhstat.physics import kinematics
 
@@ -131,22 +132,7 @@ VARIABLES = (
 )
 
 #: Canonical ntuple branches the selection reads.
-BRANCHES = (
-    "weight",
-    "trk_px",
-    "trk_py",
-    "trk_pz",
-    "trk_charge",
-    "trk_dr",
-    "trk_dz",
-    "trk_muonID",
-    "trk_electronID",
-    "trk_clusterE",
-    "gam_E",
-    "gam_theta",
-    "gam_phi",
-    "trg_pass",
-)
+BRANCHES = ntuples.EVENT_BRANCHES
 
 _TRACK_BRANCHES = tuple(b for b in BRANCHES if b.startswith("trk_"))
 _PHOTON_BRANCHES = tuple(b for b in BRANCHES if b.startswith("gam_"))

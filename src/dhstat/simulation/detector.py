@@ -44,6 +44,7 @@ import awkward as ak
 import numpy as np
 from numpy.typing import NDArray
 
+from dhstat import ntuples
 from dhstat.physics import kinematics as kin
 from dhstat.physics.constants import PDG_ELECTRON, PDG_MUON, PDG_PHOTON
 from dhstat.simulation.generators import TruthEvents
@@ -61,22 +62,7 @@ Array = NDArray[np.float64]
 Mask = NDArray[np.bool_]
 
 #: Reconstructed-event branches (docs/internals.md), without the optional truth branches.
-BRANCHES = (
-    "weight",
-    "trk_px",
-    "trk_py",
-    "trk_pz",
-    "trk_charge",
-    "trk_dr",
-    "trk_dz",
-    "trk_muonID",
-    "trk_electronID",
-    "trk_clusterE",
-    "gam_E",
-    "gam_theta",
-    "gam_phi",
-    "trg_pass",
-)
+BRANCHES = ntuples.EVENT_BRANCHES
 
 
 def __dir__() -> list[str]:
