@@ -731,7 +731,7 @@ def _stage_lee(
     cfg: Config, inputs: Mapping[str, Path], outdir: Path, executor: Executor, progress: Progress
 ) -> None:
     from dhstat.jsonio import read_json as read
-    from dhstat.stats import lee, significance
+    from dhstat.stats import lee
 
     settings = cfg["lee"]
     n_toys = int(settings["n_toys"])
@@ -741,31 +741,14 @@ def _stage_lee(
         scan_source=inputs[RESULTS],
         counts_source=inputs[COUNTS],
     )
-    model = lee.build_toy_model(
-        search.windows,
-        search.cells,
-        pvalue=significance.hybrid_pvalue,
-        relative_windows=search.relative if settings["systematics"] else None,
-        centres=search.centres,
-        mc_stat=bool(settings["mc_stat"]),
-        thresholds=settings["gv_thresholds"],
-        gv_toys=int(settings["gv_toys"]),
-        batch_size=int(settings["batch_size"]),
-        table_sigmas=float(settings["table_sigmas"]),
-        executor=executor,
-    )
-    z_local, window = lee.observed_max(model, search.n_observed)
-    header = lee.run_header(
-        model,
+    model, header = lee.prepare(
+        search,
+        settings,
         n_toys=n_toys,
         seed=int(cfg["run"]["seed"]),
-        z_local=z_local,
-        window=window,
-        window_ids=list(search.ids),
-        systematics=search.systematics if settings["systematics"] else (),
-        z_scan=search.z_scan,
-        inputs={"scan": sha256_file(inputs[RESULTS]), "counts": sha256_file(inputs[COUNTS])},
         config_digest=cfg.digest("lee"),
+        inputs={"scan": sha256_file(inputs[RESULTS]), "counts": sha256_file(inputs[COUNTS])},
+        executor=executor,
     )
     # one checkpoint per run header: a checkpoint of other settings is never mistaken for ours
     folder = outdir / ".checkpoints"

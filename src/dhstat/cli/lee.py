@@ -98,7 +98,7 @@ def lee_group(
         msg = "--scan and --counts are required (or use `dhstat lee merge`)"
         raise click.UsageError(msg)
     from dhstat import jsonio
-    from dhstat.stats import lee, significance
+    from dhstat.stats import lee
 
     shard_ = _shard(shard)
     cfg = load_config(config_path)
@@ -122,35 +122,20 @@ def lee_group(
         cells = lee.inject_signal(cells, w, float(inputs.windows.signal[w]) * sigma_fb)
     checkpoint = _checkpoint(output)
     with open_executor(cfg, workers, scheduler) as ex:
-        model = lee.build_toy_model(
-            inputs.windows,
-            cells,
-            pvalue=significance.hybrid_pvalue,
-            relative_windows=inputs.relative if settings["systematics"] else None,
-            centres=inputs.centres,
-            mc_stat=bool(settings["mc_stat"]),
-            thresholds=settings["gv_thresholds"],
-            gv_toys=int(settings["gv_toys"]),
-            batch_size=int(settings["batch_size"]),
-            table_sigmas=float(settings["table_sigmas"]),
-            executor=ex,
-        )
-        z_local, window = lee.observed_max(model, inputs.n_observed)
-        header = lee.run_header(
-            model,
+        model, header = lee.prepare(
+            inputs,
+            settings,
             n_toys=n_toys,
             seed=seed_,
-            z_local=z_local,
-            window=window,
-            window_ids=list(inputs.ids),
-            systematics=inputs.systematics if settings["systematics"] else (),
-            z_scan=inputs.z_scan,
+            config_digest=cfg.digest("lee"),
             inputs={
                 "scan": jsonio.sha256_file(scan_path),
                 "counts": jsonio.sha256_file(counts_path),
             },
-            config_digest=cfg.digest("lee"),
+            cells=cells,
+            executor=ex,
         )
+        z_local, window = header["z_local"], header["window"]
         owned = lee.shard_batches(n_toys, model.batch_size, shard_ or (0, 1))
         total = sum(min(model.batch_size, n_toys - i * model.batch_size) for i in owned)
         with progress(total, "lee toys") as advance:

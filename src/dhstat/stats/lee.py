@@ -103,6 +103,7 @@ __all__ = [
     "p_global_independent",
     "part_document",
     "poisson_pvalue",
+    "prepare",
     "run_batch",
     "run_checkpointed",
     "run_header",
@@ -1627,3 +1628,61 @@ def inject_signal(cells: CellInputs, window: int, expected: float) -> CellInputs
     signal = np.zeros(cells.n_cells) if cells.signal is None else cells.signal.copy()
     np.add.at(signal, members, expected * weight)
     return CellInputs(cells.background, cells.sumw2, cells.indptr, cells.indices, signal)
+
+
+def prepare(
+    search: SearchInputs,
+    settings: Mapping[str, Any],
+    *,
+    n_toys: int,
+    seed: int,
+    config_digest: str,
+    inputs: Mapping[str, str],
+    cells: CellInputs | None = None,
+    executor: parallel.Executor | None = None,
+) -> tuple[ToyModel, dict[str, Any]]:
+    """The toy model and the run header of a search, from the ``[lee]`` settings.
+
+    The one place where the settings become :func:`build_toy_model` and :func:`run_header`
+    arguments; ``dhstat lee`` and the ``lee`` stage of ``dhstat run`` both use it.
+
+    Args:
+        search: The aligned scan results and counts (:func:`search_inputs`).
+        settings: The ``[lee]`` configuration table.
+        n_toys: Number of toys of the whole run (all shards).
+        seed: Master seed.
+        config_digest: Digest of the ``[lee]`` table, recorded in the header.
+        inputs: SHA-256 of the input files, recorded in the header.
+        cells: The cells to draw from (default ``search.cells``; e.g. with an injected signal).
+        executor: Builds the p(n) tables in parallel (default: in this process).
+    """
+    from dhstat.stats import significance
+
+    systematics = bool(settings["systematics"])
+    model = build_toy_model(
+        search.windows,
+        search.cells if cells is None else cells,
+        pvalue=significance.hybrid_pvalue,
+        relative_windows=search.relative if systematics else None,
+        centres=search.centres,
+        mc_stat=bool(settings["mc_stat"]),
+        thresholds=settings["gv_thresholds"],
+        gv_toys=int(settings["gv_toys"]),
+        batch_size=int(settings["batch_size"]),
+        table_sigmas=float(settings["table_sigmas"]),
+        executor=executor,
+    )
+    z_local, window = observed_max(model, search.n_observed)
+    header = run_header(
+        model,
+        n_toys=n_toys,
+        seed=seed,
+        z_local=z_local,
+        window=window,
+        window_ids=list(search.ids),
+        systematics=search.systematics if systematics else (),
+        z_scan=search.z_scan,
+        inputs=dict(inputs),
+        config_digest=config_digest,
+    )
+    return model, header
