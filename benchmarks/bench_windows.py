@@ -4,6 +4,7 @@ Usage:
     python benchmarks/bench_windows.py                 # membership + counting (1e7 events)
     python benchmarks/bench_windows.py --events 2e6    # fewer events
     python benchmarks/bench_windows.py --stage CFG     # also time `windows.define` with config CFG
+    python benchmarks/bench_windows.py --points 40     # also CPU time per grid point vs a baseline
 
 Windows for the membership benchmark: the frozen default windows file if present, otherwise
 ellipses from the grid's resolution model (rho = -0.5) at every in-range grid point.
@@ -17,6 +18,7 @@ import platform
 import resource
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -117,15 +119,47 @@ def bench_stage(path: str, workers: int) -> None:
     )
 
 
+def plain_signal(
+    ma: float, mh: float, n_events: int, cfg: Any, rng: np.random.Generator, isr: bool
+) -> tuple[Any, float, float]:
+    """Baseline signal path: every generated event reconstructed, awkward (jagged) branches."""
+    from dhstat import selection, simulation
+
+    events = simulation.simulate_signal(ma, mh, n_events, cfg=cfg, rng=rng, isr=isr)
+    weight = np.asarray(events["weight"], dtype=np.float64)
+    search = selection.select(events, cfg, process="signal").search
+    return search, float(weight.sum()), float(np.sum(weight * weight))
+
+
+def bench_points(n_points: int) -> None:
+    """CPU time per grid point: dhstat's signal path against the plain path, same points."""
+    cfg = config.load()
+    g = windows.grid_points(cfg)
+    ids = np.random.default_rng(5).choice(np.flatnonzero(g.in_range), n_points, replace=False)
+    times = {}
+    for name, simulate in (("plain (jagged, unskimmed)", plain_signal), ("dhstat", None)):
+        sim = simulate if simulate is not None else windows._default_signal
+        t = time.process_time()
+        for i in ids:
+            windows._fit_point(int(i), float(g.ma[i]), float(g.mh[i]), cfg, sim)
+        times[name] = (time.process_time() - t) / n_points
+        print(f"per grid point, {name}: {times[name] * 1e3:.1f} ms CPU ({n_points} points)")
+    base, ours = times.values()
+    print(f"signal path speed-up: {base / ours:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=float, default=1e7)
     parser.add_argument("--stage", default=None, help="config file for a windows.define timing")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--points", type=int, default=0, help="time this many grid points")
     args = parser.parse_args()
     print("machine:", machine(), "| shared with other jobs: timings are under load")
     print("loadavg:", os.getloadavg())
     bench_membership(int(args.events))
+    if args.points:
+        bench_points(args.points)
     if args.stage:
         bench_stage(args.stage, args.workers)
     print(f"peak RSS: {peak_mb():.0f} MB")

@@ -145,6 +145,25 @@ def test_fit_recovers_two_gaussian_parameters(rng: np.random.Generator) -> None:
     assert cov == pytest.approx(f * c1 + (1 - f) * c2, rel=0.06)
 
 
+@pytest.mark.parametrize(
+    "params",
+    [(0.1, -0.2, 0.7, 0.6, 1.8, 1.5, -0.4, 0.6), (0.0, 0.3, 0.3, 0.4, 2.0, 2.5, 0.3, 0.95)],
+)
+def test_analytic_gradient_of_the_fit_matches_finite_differences(
+    rng: np.random.Generator, params: tuple[float, ...]
+) -> None:
+    x = rng.normal(size=2000)
+    y = -0.5 * x + 0.8 * rng.normal(size=2000)
+    grad = windows._nll_grad(params, x, y)
+    for i in range(8):
+        h = 1e-6
+        up, down = list(params), list(params)
+        up[i] += h
+        down[i] -= h
+        numeric = (windows._nll(up, x, y) - windows._nll(down, x, y)) / (2 * h)
+        assert grad[i] == pytest.approx(numeric, rel=1e-5, abs=1e-4), i
+
+
 def test_fit_of_degenerate_sample_is_reported_not_dropped() -> None:
     x = np.zeros(100)
     y = np.ones(100)

@@ -851,6 +851,41 @@ def _nll(p: Sequence[float], x: FloatArray, y: FloatArray) -> float:
     return float(-np.sum(np.log(d1 + d2 + 1e-300)))
 
 
+def _nll_grad(p: Sequence[float], x: FloatArray, y: FloatArray) -> FloatArray:
+    """Analytic gradient of :func:`_nll` (parameters mx, my, sx1, sy1, sx2, sy2, rho, f).
+
+    With ``u = dx / sx``, ``v = dy / sy`` and ``Q = (u^2 - 2 rho u v + v^2) / (1 - rho^2)`` per
+    component, ``d log g / d mx = (u - rho v) / ((1 - rho^2) sx)``, ``d log g / d sx =
+    (u (u - rho v) / (1 - rho^2) - 1) / sx`` (likewise in y), ``d log g / d rho =
+    (rho + u v - rho Q) / (1 - rho^2)``; the mixture weights them by the responsibilities.
+    """
+    mx, my, sx1, sy1, sx2, sy2, rho, f = p
+    dx, dy = x - mx, y - my
+    one = 1.0 - rho * rho
+    grad = np.zeros(8)
+    logs = []
+    parts = []
+    for sx, sy, w in ((sx1, sy1, f), (sx2, sy2, 1.0 - f)):
+        u, v = dx / sx, dy / sy
+        q = (u * u - 2 * rho * u * v + v * v) / one
+        logs.append(math.log(max(w, 1e-300)) - math.log(sx * sy) - 0.5 * q)
+        parts.append((u, v, q, sx, sy))
+    top = np.maximum(logs[0], logs[1])
+    e1, e2 = np.exp(logs[0] - top), np.exp(logs[1] - top)
+    total = e1 + e2
+    for k, (r, (u, v, q, sx, sy)) in enumerate(zip((e1 / total, e2 / total), parts, strict=True)):
+        au, av = (u - rho * v) / one, (v - rho * u) / one
+        grad[0] -= float(r @ au) / sx
+        grad[1] -= float(r @ av) / sy
+        grad[2 + 2 * k] -= (float(r @ (u * au)) - float(r.sum())) / sx
+        grad[3 + 2 * k] -= (float(r @ (v * av)) - float(r.sum())) / sy
+        grad[6] -= float(r @ (rho + u * v - rho * q)) / one
+    # d/df: -sum (g1 - g2) / (f g1 + (1 - f) g2) = -sum (r1 / f - r2 / (1 - f))
+    r1 = e1 / total
+    grad[7] -= float(r1.sum()) / max(f, 1e-300) - float((1.0 - r1).sum()) / max(1.0 - f, 1e-300)
+    return grad
+
+
 def _start(x: FloatArray, y: FloatArray, n_em: int = 6) -> list[float]:
     """Starting values: moments, then EM for a two-component common-mean Gaussian mixture."""
     mx, my = float(np.median(x)), float(np.median(y))
@@ -926,7 +961,11 @@ def _minimise(x: FloatArray, y: FloatArray, start: Sequence[float], strategy: in
              rho: float, f: float) -> float:  # fmt: skip
         return _nll((mx, my, sx1, sy1, sx2, sy2, rho, f), x, y)
 
-    m = Minuit(cost, *start)
+    def grad(mx: float, my: float, sx1: float, sy1: float, sx2: float, sy2: float,
+             rho: float, f: float) -> FloatArray:  # fmt: skip
+        return _nll_grad((mx, my, sx1, sy1, sx2, sy2, rho, f), x, y)
+
+    m = Minuit(cost, *start, grad=grad)
     m.errordef = Minuit.LIKELIHOOD
     m.strategy = strategy
     for name, scale in (("sx1", sx), ("sx2", sx), ("sy1", sy), ("sy2", sy)):
@@ -1095,14 +1134,15 @@ def _default_signal(
     rng: np.random.Generator,
     isr: bool,
 ) -> tuple[Mapping[str, NDArray[Any]], float, float]:
-    """Simulate signal with dhstat.simulation and select it with dhstat.selection."""
+    """Simulate signal with dhstat.simulation (skimmed) and select it with dhstat.selection."""
     from dhstat import selection, simulation
 
-    events = simulation.simulate_signal(ma, mh, n_events, cfg=cfg, rng=rng, isr=isr)
-    weight = np.asarray(events["weight"], dtype=np.float64)
-    sel = selection.select(events, cfg, process="signal")
-    search = sel.search
-    return search, float(weight.sum()), float(np.sum(weight * weight))
+    events = simulation.simulate_signal(
+        ma, mh, n_events, cfg=cfg, rng=rng, isr=isr, jagged=False, skim=True
+    )
+    weight = simulation.signal_weight(n_events, cfg)
+    search = selection.select(events, cfg, process="signal").search
+    return search, weight * n_events, weight * weight * n_events
 
 
 def _resolution_fit(ma: float, mh: float, cfg: Mapping[str, Any], n_sigma: float) -> dict[str, Any]:

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import awkward as ak
@@ -63,6 +63,7 @@ __all__ = [
     "process_info",
     "run_chunk",
     "signal_isr_factor",
+    "signal_weight",
     "simulate_background",
     "simulate_data",
     "simulate_signal",
@@ -103,6 +104,8 @@ class ChunkTask:
         keep_truth: Write the truth branches (``truth_ma``, ``truth_mh``); false for pseudo-data.
         final_state: ``tautau`` only: ``"mumu"`` or ``"emu"`` (MC, one final state per chunk
             with its own weight), ``None`` for the branching-fraction mixture (pseudo-data).
+        jagged: Track and photon branches as awkward arrays (for ntuples); false gives flat
+            numpy content with the ``ntrk``/``ngam`` counters (for in-memory selection).
     """
 
     process: str
@@ -115,6 +118,7 @@ class ChunkTask:
     signal: tuple[float, float, bool] | None = None
     keep_truth: bool = True
     final_state: str | None = None
+    jagged: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +192,7 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
             final_state=task.final_state,
         )
     reco = reconstruct_padded(truth, cfg=cfg, rng=rng, skim=task.skim)
-    out = to_branches(reco, task.weight)
+    out = to_branches(reco, task.weight, jagged=task.jagged)
     if not task.keep_truth:
         for name in reco.extra:
             out.pop(name, None)
@@ -341,7 +345,7 @@ def plan_signal(
     """Chunks of a signal sample (no generator cuts, no skim); weights as :func:`simulate_signal`."""
     lumi = float(cfg["dataset"]["luminosity_fb"])
     reference = float(cfg["signal"]["reference_cross_section_fb"])
-    weight = lumi * reference / max(n_events, 1)
+    weight = signal_weight(n_events, cfg)
     plain = _plain(cfg)
     size = int(cfg["simulation"]["chunk_events"])
     tasks = tuple(
@@ -465,10 +469,32 @@ def simulate_signal(
     cfg: Mapping[str, Any],
     rng: np.random.Generator,
     isr: bool = True,
+    jagged: bool = True,
+    skim: bool = False,
 ) -> dict[str, Any]:
-    """Reconstructed signal events (all ``n_events``), weight ``L x 1 fb / N``, truth masses."""
+    """Reconstructed signal events, weight ``L x 1 fb / N`` (``N = n_events``), truth masses.
+
+    All ``n_events`` are returned, unless ``skim``: then only those passing the generator cuts
+    and the reconstruction skim, both looser than the selection, so the selected events are an
+    equivalent sample at a fraction of the cost (the weights still refer to the ``N`` generated).
+    ``jagged=False`` gives flat track and photon branches with the ``ntrk``/``ngam`` counters
+    (no awkward overhead). The windows stage uses both.
+    """
     plan = plan_signal(ma, mh, n_events, cfg=cfg, seed=_seed_from(rng), isr=isr)
-    return concatenate(list(run_plan(plan)))
+    tasks = [replace(t, jagged=jagged, skim=skim) for t in plan.tasks]
+    return concatenate([run_chunk(t) for t in tasks])
+
+
+def signal_weight(n_events: int, cfg: Mapping[str, Any]) -> float:
+    """Weight of each of ``n_events`` generated signal events: ``L x reference sigma / N``.
+
+    Example:
+        >>> from dhstat.config import load
+        >>> round(signal_weight(1000, load()), 9)
+        0.00834
+    """
+    lumi = float(cfg["dataset"]["luminosity_fb"])
+    return lumi * float(cfg["signal"]["reference_cross_section_fb"]) / max(n_events, 1)
 
 
 def simulate_background(

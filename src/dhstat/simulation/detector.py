@@ -328,9 +328,13 @@ _TRK_FIELDS = ("px", "py", "pz", "charge", "dr", "dz", "muonID", "electronID", "
 
 
 def to_branches(
-    reco: Reconstructed, weight: float | Array, mask: Mask | None = None
+    reco: Reconstructed, weight: float | Array, mask: Mask | None = None, *, jagged: bool = True
 ) -> dict[str, Any]:
-    """The ntuple branches (docs/internals.md) of the events selected by ``mask`` (all if None)."""
+    """The ntuple branches (docs/internals.md) of the events selected by ``mask`` (all if None).
+
+    Track and photon branches are awkward arrays, or with ``jagged=False`` flat numpy content
+    plus the counters ``ntrk`` and ``ngam`` (what :func:`dhstat.selection.select` also accepts).
+    """
     n = len(reco)
     keep = np.ones(n, bool) if mask is None else mask
     track = reco.track[keep]
@@ -338,15 +342,19 @@ def to_branches(
     out: dict[str, Any] = {}
     weights = np.broadcast_to(np.asarray(weight, dtype=np.float64), (n,))[keep]
     out["weight"] = np.ascontiguousarray(weights)
-    for name in _TRK_FIELDS:
-        values = reco.trk[name][keep][track]
-        out[f"trk_{name}"] = ak.unflatten(values, counts)
     index = np.cumsum(keep) - 1  # new event index of kept events
     g_keep = keep[reco.gam["event"]]
     g_event = index[reco.gam["event"][g_keep]]
     g_counts = np.bincount(g_event, minlength=int(keep.sum()))
+    if not jagged:
+        out["ntrk"] = counts.astype(np.int32)
+        out["ngam"] = g_counts.astype(np.int32)
+    for name in _TRK_FIELDS:
+        values = reco.trk[name][keep][track]
+        out[f"trk_{name}"] = ak.unflatten(values, counts) if jagged else values
     for name in ("E", "theta", "phi"):
-        out[f"gam_{name}"] = ak.unflatten(reco.gam[name][g_keep], g_counts)
+        values = reco.gam[name][g_keep]
+        out[f"gam_{name}"] = ak.unflatten(values, g_counts) if jagged else values
     out["trg_pass"] = reco.trg_pass[keep]
     for name, value in reco.extra.items():
         out[name] = np.asarray(value)[keep]
