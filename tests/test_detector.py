@@ -48,9 +48,18 @@ def test_tracking_acceptance_and_resolution(quiet) -> None:  # type: ignore[no-u
     reco = reconstruct_padded(_single(90.0, pt, 13, n), cfg=quiet, rng=np.random.default_rng(3))
     pt_m = np.hypot(reco.trk["px"][:, 0], reco.trk["py"][:, 0])
     beta = pt / math.hypot(pt, MU)
-    expected = math.hypot(0.0011 * pt, 0.0030 / beta)
+    scale = quiet["detector"]["tracking"]["momentum_resolution_scale"]
+    expected = scale * math.hypot(0.0011 * pt, 0.0030 / beta)
     assert np.std(pt_m / pt - 1) == pytest.approx(expected, rel=0.03)
     assert np.std(reco.trk["theta"][:, 0] - math.pi / 2) == pytest.approx(1e-3, rel=0.03)
+    # the calibration scale multiplies both terms
+    doubled = loads(
+        "[detector.beam_background]\nphotons_per_event = 1e-9\n"
+        f"[detector.tracking]\nmomentum_resolution_scale = {2 * scale}\n"
+    )
+    reco = reconstruct_padded(_single(90.0, pt, 13, n), cfg=doubled, rng=np.random.default_rng(3))
+    pt_m = np.hypot(reco.trk["px"][:, 0], reco.trk["py"][:, 0])
+    assert np.std(pt_m / pt - 1) == pytest.approx(2 * expected, rel=0.03)
 
 
 def test_muon_id_efficiency(quiet) -> None:  # type: ignore[no-untyped-def]

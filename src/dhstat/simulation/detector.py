@@ -172,7 +172,7 @@ def reconstruct_padded(
     track &= rng.random((n, kc)) < tracking["efficiency"]
     mass2 = np.where(is_mu, cfg["physics"]["muon_mass"], cfg["physics"]["electron_mass"]) ** 2
     beta = ptot / np.sqrt(ptot * ptot + mass2)
-    rel = np.hypot(
+    rel = tracking["momentum_resolution_scale"] * np.hypot(
         tracking["pt_resolution_a"] * pt, tracking["pt_resolution_b"] / np.maximum(beta, 1e-3)
     )
     noise = rng.standard_normal((3, n, kc))
