@@ -8,29 +8,16 @@ as the baseline), the interpolated 300 x 300 limit map, and a reinterpretation o
 from __future__ import annotations
 
 import math
-import platform
 import resource
-import subprocess
 import time
-from pathlib import Path
 
 import numpy as np
+from _machine import machine
 from scipy.integrate import quad
 
 from dhstat import config, interpretation
 from dhstat.physics.constants import ALPHA, ELECTRON_MASS
 from dhstat.stats.model import WindowSet, window_spec
-
-
-def machine() -> str:
-    cpu = "unknown"
-    with Path("/proc/cpuinfo").open(encoding="utf-8") as stream:
-        for line in stream:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    cores = subprocess.run(["nproc"], capture_output=True, text=True, check=False).stdout.strip()
-    return f"{platform.node()}: nproc={cores}, CPU {cpu}"
 
 
 def window_set(n: int, rng: np.random.Generator) -> tuple[WindowSet, np.ndarray, np.ndarray]:
@@ -57,7 +44,7 @@ def main() -> None:
     rng = np.random.default_rng(1)
     cfg = config.load()
     n = 9003
-    print(f"machine: {machine()} (shared with other jobs: timings are under load)")
+    print(f"machine: {machine()}")
     t = time.perf_counter()
     ws, ma, mh = window_set(n, rng)
     print(f"synthetic window model, {n} windows: {time.perf_counter() - t:.2f} s")

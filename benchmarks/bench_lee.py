@@ -13,32 +13,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import resource
-import subprocess
 import time
-from pathlib import Path
 
 import numpy as np
+from _machine import machine
 
 from dhstat import parallel
 from dhstat.stats import lee
 
 PYHF_TOYS_PER_S = 115.0  # one window, pyhf 0.7.6 (from the issue; not re-runnable on NumPy 2.4)
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        with Path("/proc/cpuinfo").open(encoding="utf-8") as stream:
-            for line in stream:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    nproc = subprocess.run(["nproc"], capture_output=True, text=True, check=False).stdout.strip()
-    return f"nproc={nproc}, {model}, {platform.python_implementation()} {platform.python_version()}"
 
 
 def cpu_seconds() -> float:
@@ -103,7 +87,7 @@ def main() -> None:
         "--table-windows", type=int, default=0, help="tabulate ~N windows only (0: all)"
     )
     args = parser.parse_args()
-    print(f"machine: {machine()} (SHARED with other jobs: timings are under load)")
+    print(f"machine: {machine()}")
     t0 = time.perf_counter()
     cells, b, centres, relative = realistic_search(mc_points=args.mc_points)
     t_search = time.perf_counter() - t0

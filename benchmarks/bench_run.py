@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -22,17 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores (nproc), {model}, Python {platform.python_version()}"
+from _machine import machine
 
 
 def tree_rss_mb(root: int) -> float:
@@ -104,7 +93,7 @@ def main() -> int:
         command += ["--workers", str(args.workers)]
     forced = "all stages forced" if not args.resume else "up-to-date stages skipped"
     print("measured: `" + " ".join(command[2:]) + f"` ({forced})")
-    print("machine:", machine(), "- SHARED with other jobs, timings are under load")
+    print("machine:", machine())
     t0 = time.perf_counter()
     with subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -177,7 +166,7 @@ def substituted(args: argparse.Namespace, outdir: Path) -> int:
             replaced.append(f"windows <- {args.windows}")
     mode = "up-to-date stages skipped" if args.resume else "all stages forced"
     print(f"measured: the pipeline in-process, {mode}; REPLACED: " + "; ".join(replaced))
-    print("machine:", machine(), "- SHARED with other jobs, timings are under load")
+    print("machine:", machine())
     workers = args.workers if args.workers is not None else 0
 
     sampler = Sampler(os.getpid())

@@ -18,12 +18,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from _machine import machine
 
 MEASURE = r"""
 import json, resource, sys, time
@@ -43,18 +44,6 @@ child_mb = kids.ru_maxrss / 1024
 print(json.dumps({"wall": wall, "events": events, "selected": selected,
                   "self_mb": self_mb, "child_mb": child_mb, "cpu": cpu}))
 """
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores (nproc), {model}, Python {platform.python_version()}"
 
 
 def _tree(root: int) -> dict[int, tuple[float, float]]:
@@ -143,7 +132,7 @@ def main() -> None:
     parser.add_argument("--cache", default="/tmp/dhstat-bench-selection")
     parser.add_argument("--chunk-size", type=int, default=500_000)
     args = parser.parse_args()
-    print(f"machine: {machine()} (shared with other users: timings are under load)")
+    print(f"machine: {machine()}")
     cache = Path(args.cache)
     if args.inputs:
         from dhstat import ntuples

@@ -12,7 +12,6 @@ local executor with all cores. The machine may be shared: timings are then under
 from __future__ import annotations
 
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -20,16 +19,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from _machine import machine
+
 from dhstat import ntuples
 from dhstat.config import load
 from dhstat.simulation import ChunkTask, generators, plan_background, run_chunk
-
-
-def _cpu() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor()
 
 
 def _rate(process: str, n: int) -> tuple[float, float, float, float]:
@@ -56,8 +50,7 @@ def _rate(process: str, n: int) -> tuple[float, float, float, float]:
 
 
 def main() -> None:
-    load_avg = os.getloadavg()
-    print(f"machine: {os.cpu_count()} cores (nproc), CPU {_cpu()}, load average {load_avg}")
+    print(f"machine: {machine()}")
     print("generated-and-detected events per second, one core (run_chunk: generation with the")
     print("generator cuts, detector, skim, ntuple branches), 500 000 events drawn per process:")
     for process in generators.BACKGROUNDS:

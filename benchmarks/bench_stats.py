@@ -17,15 +17,13 @@ Usage: python benchmarks/bench_stats.py [N_WINDOWS] [N_PYHF]
 from __future__ import annotations
 
 import json
-import os
-import platform
 import resource
 import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
+from _machine import machine
 
 
 def realistic_specs(count: int, seed: int = 7) -> list[dict]:
@@ -70,17 +68,6 @@ def realistic_specs(count: int, seed: int = 7) -> list[dict]:
     return specs
 
 
-def cpu_model() -> str:
-    try:
-        with Path("/proc/cpuinfo").open(encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def main() -> None:
     import pyhf
 
@@ -90,7 +77,7 @@ def main() -> None:
 
     n_windows = int(sys.argv[1]) if len(sys.argv) > 1 else 9000
     n_pyhf = int(sys.argv[2]) if len(sys.argv) > 2 else 50
-    print(f"machine: {os.cpu_count()} cores (nproc), {cpu_model()}; shared with other jobs")
+    print(f"machine: {machine()}")
     specs = realistic_specs(n_windows)
     settings = scan.ScanSettings.from_config(config.load()["stats"])
 

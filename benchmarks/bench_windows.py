@@ -13,27 +13,15 @@ ellipses from the grid's resolution model (rho = -0.5) at every in-range grid po
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import resource
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _machine import machine
 
 from dhstat import config, counting, parallel, windows
-
-
-def machine() -> str:
-    model = "?"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return f"{parallel.cpu_count()} cores (nproc), {model}, {platform.python_version()}"
 
 
 def peak_mb() -> float:
@@ -155,8 +143,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--points", type=int, default=0, help="time this many grid points")
     args = parser.parse_args()
-    print("machine:", machine(), "| shared with other jobs: timings are under load")
-    print("loadavg:", os.getloadavg())
+    print("machine:", machine())
     bench_membership(int(args.events))
     if args.points:
         bench_points(args.points)

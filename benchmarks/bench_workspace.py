@@ -11,7 +11,6 @@ subsample, scaled to the full set. Goal: <= 30 s on 2 cores for the whole set.
 from __future__ import annotations
 
 import os
-import platform
 import resource
 import tempfile
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Self
 
 import numpy as np
+from _machine import machine
 
 from dhstat import config, systematics, workspace
 
@@ -70,13 +70,6 @@ class Clock:
 
     def __str__(self) -> str:
         return f"{self.wall:7.2f} s wall, {self.cpu:6.2f} s CPU"
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor()
 
 
 def main() -> None:
@@ -155,13 +148,8 @@ def main() -> None:
         f"{models.cpu * scale_model / ours.cpu:.0f}x)"
     )
     print(f"  peak memory (ru_maxrss): {peak_mb:.0f} MB")
-    print(
-        f"  machine: nproc={os.cpu_count()} ({len(os.sched_getaffinity(0))} usable), {cpu_model()}"
-    )
-    print(
-        f"  load average (1 min) before/after: {load_before:.1f} / {os.getloadavg()[0]:.1f}; "
-        "the machine is shared with other engineers, wall times are under load"
-    )
+    print(f"  machine: {machine()}")
+    print(f"  load average (1 min) before/after: {load_before:.1f} / {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -22,22 +22,7 @@ from dhstat.simulation import (
     simulate_signal,
 )
 
-SCHEMA = {
-    "weight",
-    "trk_px",
-    "trk_py",
-    "trk_pz",
-    "trk_charge",
-    "trk_dr",
-    "trk_dz",
-    "trk_muonID",
-    "trk_electronID",
-    "trk_clusterE",
-    "gam_E",
-    "gam_theta",
-    "gam_phi",
-    "trg_pass",
-}
+SCHEMA = set(ntuples.EVENT_BRANCHES)
 NO_CUTS = "[simulation.generator_cuts]\nenabled = false\n[simulation.skim]\nenabled = false\n"
 
 

@@ -873,7 +873,8 @@ def _nll_grad(p: Sequence[float], x: FloatArray, y: FloatArray) -> FloatArray:
     top = np.maximum(logs[0], logs[1])
     e1, e2 = np.exp(logs[0] - top), np.exp(logs[1] - top)
     total = e1 + e2
-    for k, (r, (u, v, q, sx, sy)) in enumerate(zip((e1 / total, e2 / total), parts, strict=True)):
+    r1, r2 = e1 / total, e2 / total  # responsibilities of the two components
+    for k, (r, (u, v, q, sx, sy)) in enumerate(zip((r1, r2), parts, strict=True)):
         au, av = (u - rho * v) / one, (v - rho * u) / one
         grad[0] -= float(r @ au) / sx
         grad[1] -= float(r @ av) / sy
@@ -881,7 +882,6 @@ def _nll_grad(p: Sequence[float], x: FloatArray, y: FloatArray) -> FloatArray:
         grad[3 + 2 * k] -= (float(r @ (v * av)) - float(r.sum())) / sy
         grad[6] -= float(r @ (rho + u * v - rho * q)) / one
     # d/df: -sum (g1 - g2) / (f g1 + (1 - f) g2) = -sum (r1 / f - r2 / (1 - f))
-    r1 = e1 / total
     grad[7] -= float(r1.sum()) / max(f, 1e-300) - float((1.0 - r1).sum()) / max(1.0 - f, 1e-300)
     return grad
 
