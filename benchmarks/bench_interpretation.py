@@ -43,6 +43,7 @@ def window_set(n: int, rng: np.random.Generator) -> tuple[WindowSet, np.ndarray,
 def main() -> None:
     rng = np.random.default_rng(1)
     cfg = config.load()
+    settings = interpretation.InterpretationSettings.from_config(cfg)
     n = 9003
     print(f"machine: {machine()}")
     t = time.perf_counter()
@@ -50,24 +51,24 @@ def main() -> None:
     print(f"synthetic window model, {n} windows: {time.perf_counter() - t:.2f} s")
     inputs = interpretation.ScanInputs(ws, np.arange(n), ma, mh, 0.9, 0.1)
     t = time.perf_counter()
-    limits = interpretation.coupling_limits(inputs, cfg, priors=("flat",))
+    limits = interpretation.coupling_limits(inputs, settings, priors=("flat",))
     total = time.perf_counter() - t
     print(f"coupling_limits ({n} windows, flat prior, with and without B modifier): {total:.2f} s")
     small = interpretation.ScanInputs(
         ws.subset(range(300)), np.arange(300), ma[:300], mh[:300], 0.9, 0.1
     )
     t = time.perf_counter()
-    interpretation.coupling_limits(small, cfg, priors=("log",))
+    interpretation.coupling_limits(small, settings, priors=("log",))
     total = time.perf_counter() - t
     print(f"coupling_limits (300 windows, log prior, with and without B modifier): {total:.2f} s")
     ratio = limits.sigma_ul_br["flat"] / limits.sigma_ul["flat"]
     print(f"  effect of the 4 % B uncertainty on sigma limits: median {np.median(ratio) - 1:.2e}, "
           f"max {np.nanmax(ratio) - 1:.2e}")  # fmt: skip
     t = time.perf_counter()
-    doc = interpretation.couplings_document(limits, cfg)
+    doc = interpretation.couplings_document(limits, settings)
     print(f"couplings_document: {time.perf_counter() - t:.2f} s ({len(doc['windows'])} rows)")
 
-    roots = config.sqrt_s(cfg)
+    roots = settings.beams.sqrt_s
     t = time.perf_counter()
     interpretation.isr_unit_cross_section(ma, mh, sqrt_s=roots)
     vectorised = (time.perf_counter() - t) / n

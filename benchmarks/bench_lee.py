@@ -19,8 +19,7 @@ import time
 import numpy as np
 from _machine import machine
 
-from dhstat import parallel
-from dhstat.stats import lee
+from dhstat import lee, parallel
 
 PYHF_TOYS_PER_S = 115.0  # one window, pyhf 0.7.6 (from the issue; not re-runnable on NumPy 2.4)
 

@@ -139,21 +139,21 @@ def substituted(args: argparse.Namespace, outdir: Path) -> int:
     precomputed files (to time the other stages at paper scale when those two are too slow)."""
     import shutil
 
-    from dhstat import config, parallel, pipeline, report
+    from dhstat import analysis, config, parallel, pipeline, report, rundir
 
     cfg = config.load(args.config)
-    stages = list(pipeline.analysis_stages(cfg))
+    stages = list(analysis.analysis_stages())
     replaced = []
 
     def link_ntuples(cfg, inputs, out, executor, progress):  # noqa: ARG001
-        folder = out / pipeline.NTUPLES
+        folder = out / rundir.NTUPLES
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         for path in Path(args.reuse_ntuples).glob("*.root"):
             os.link(path, folder / path.name)
 
     def copy_windows(cfg, inputs, out, executor, progress):  # noqa: ARG001
-        shutil.copyfile(args.windows, out / pipeline.WINDOWS)
+        shutil.copyfile(args.windows, out / rundir.WINDOWS)
 
     for index, stage in enumerate(stages):
         if stage.name == "simulate" and args.reuse_ntuples:
@@ -184,7 +184,7 @@ def substituted(args: argparse.Namespace, outdir: Path) -> int:
     sampler.done.set()
     sampler.join()
     print(report.format_timings(result))
-    print(report.format_summary(report.summarize(outdir, cfg)))
+    print(report.format_summary(report.summarize(outdir, report.ReportSettings.from_config(cfg))))
     print(f"total wall time of the stages run: {wall:.1f} s")
     print(f"peak summed RSS of the process tree (sampled 2/s): {sampler.peak / 1024:.2f} GB")
     return 0

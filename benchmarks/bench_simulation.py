@@ -23,7 +23,8 @@ from _machine import machine
 
 from dhstat import ntuples
 from dhstat.config import load
-from dhstat.simulation import ChunkTask, generators, plan_background, run_chunk
+from dhstat.processes import BACKGROUNDS
+from dhstat.simulation import ChunkTask, plan_background, process_info, run_chunk
 
 
 def _rate(process: str, n: int) -> tuple[float, float, float, float]:
@@ -31,11 +32,13 @@ def _rate(process: str, n: int) -> tuple[float, float, float, float]:
     plan = plan_background(process, 1.0, cfg=cfg, seed=1)
     first = plan.tasks[0]
     task = ChunkTask(
-        first.process, n, first.weight, 1, first.key, first.cfg, final_state=first.final_state
+        first.process, n, first.weight, 1, first.key, first.settings, final_state=first.final_state
     )
     # warm up (builds the ISR and photon tables once per process)
     run_chunk(
-        ChunkTask(first.process, 1000, 1.0, 2, first.key, first.cfg, final_state=first.final_state)
+        ChunkTask(
+            first.process, 1000, 1.0, 2, first.key, first.settings, final_state=first.final_state
+        )
     )
     start = time.perf_counter()
     cpu0 = time.process_time()
@@ -53,7 +56,7 @@ def main() -> None:
     print(f"machine: {machine()}")
     print("generated-and-detected events per second, one core (run_chunk: generation with the")
     print("generator cuts, detector, skim, ntuple branches), 500 000 events drawn per process:")
-    for process in generators.BACKGROUNDS:
+    for process in BACKGROUNDS:
         wall_rate, cpu_rate, kept, write = _rate(process, 500_000)
         print(
             f"  {process:7s} {wall_rate:11,.0f} /s wall  {cpu_rate:11,.0f} /s cpu"
@@ -62,8 +65,8 @@ def main() -> None:
     cfg = load()
     lumi = cfg["dataset"]["luminosity_fb"]
     factor = cfg["simulation"]["mc_luminosity_factor"]
-    for process in generators.BACKGROUNDS:
-        info = generators.process_info(process, cfg)
+    for process in BACKGROUNDS:
+        info = process_info(process, cfg)
         print(
             f"  {process}: sigma {info.cross_section_fb:.4g} fb, generated (after pre-cuts) "
             f"{info.generated_cross_section_fb:.4g} fb -> {info.generated_cross_section_fb * lumi * factor:,.0f}"

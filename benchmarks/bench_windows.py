@@ -22,6 +22,9 @@ import numpy as np
 from _machine import machine
 
 from dhstat import config, counting, parallel, windows
+from dhstat.physics.beams import Beams
+from dhstat.windows.points import fit_point
+from dhstat.windows.simulate import default_signal
 
 
 def peak_mb() -> float:
@@ -31,10 +34,10 @@ def peak_mb() -> float:
 
 
 def model_windows(cfg: config.Config) -> windows.Windows:
-    default = Path(windows.__file__).parent / "data" / "windows-default.json"
+    default = Path(windows.__file__).parent.parent / "data" / "windows-default.json"
     if default.is_file():
         return windows.load(default)
-    g = windows.grid_points(cfg)
+    g = windows.grid_points(windows.GridSettings.from_config(cfg))
     ma, mh, sig = g.ma[g.in_range], g.mh[g.in_range], g.sigma[g.in_range] * 1.3
     rho = -0.5
     cov = np.zeros((ma.size, 2, 2))
@@ -51,7 +54,7 @@ def bench_membership(n_events: int) -> None:
     rng = np.random.default_rng(1)
     # background-like events: half near the kinematic limit M_recoil + M_mumu ~ sqrt(s), half
     # uniform over the search triangle (squared masses)
-    roots = config.sqrt_s(cfg)
+    roots = Beams.from_config(cfg).sqrt_s
     mmumu = rng.uniform(1.0, roots, n_events)
     near = rng.random(n_events) < 0.5
     mrec = np.where(
@@ -94,7 +97,7 @@ def bench_membership(n_events: int) -> None:
 
 def bench_stage(path: str, workers: int) -> None:
     cfg = config.load(path)
-    g = windows.grid_points(cfg)
+    g = windows.grid_points(windows.GridSettings.from_config(cfg))
     print(
         f"windows stage ({path}): {int(g.in_range.sum())} points x 2 x {cfg['windows']['n_events']} events"
     )
@@ -122,14 +125,15 @@ def plain_signal(
 def bench_points(n_points: int) -> None:
     """CPU time per grid point: dhstat's signal path against the plain path, same points."""
     cfg = config.load()
-    g = windows.grid_points(cfg)
+    settings = windows.WindowSettings.from_config(cfg)
+    g = windows.grid_points(settings.grid)
     ids = np.random.default_rng(5).choice(np.flatnonzero(g.in_range), n_points, replace=False)
     times = {}
     for name, simulate in (("plain (jagged, unskimmed)", plain_signal), ("dhstat", None)):
-        sim = simulate if simulate is not None else windows._default_signal
+        sim = simulate if simulate is not None else default_signal
         t = time.process_time()
         for i in ids:
-            windows._fit_point(int(i), float(g.ma[i]), float(g.mh[i]), cfg, sim)
+            fit_point(int(i), float(g.ma[i]), float(g.mh[i]), cfg, settings, sim)
         times[name] = (time.process_time() - t) / n_points
         print(f"per grid point, {name}: {times[name] * 1e3:.1f} ms CPU ({n_points} points)")
     base, ours = times.values()

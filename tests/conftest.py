@@ -1,9 +1,16 @@
-"""Shared fixtures and the ``slow`` marker switch."""
+"""Shared fixtures, the ``slow`` marker switch, and ``tests/`` on the path for shared helpers."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
+
+_HERE = str(Path(__file__).parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

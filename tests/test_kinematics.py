@@ -9,7 +9,8 @@ import pytest
 
 from dhstat.config import load, loads
 from dhstat.physics import kinematics as kin
-from dhstat.simulation.generators import generate_signal
+from dhstat.physics.beams import Beams
+from dhstat.simulation.signal import generate_signal
 
 
 @pytest.fixture(scope="module")
@@ -23,14 +24,14 @@ def _random_four(rng: np.random.Generator, n: int, mass: float = 0.3) -> np.ndar
 
 
 def test_beams_give_sqrt_s_and_boost(cfg) -> None:  # type: ignore[no-untyped-def]
-    her, ler = kin.beam_momenta(cfg)
+    her, ler = Beams.from_config(cfg).momenta()
     assert math.sqrt(float(kin.mass2(her + ler))) == pytest.approx(10.5796, abs=5e-5)
     # closed form: s = 2 me^2 + 2 (E1 E2 + p1 p2 cos(2a))
     me, a = 0.51099895e-3, 0.0415
     p1, p2 = math.sqrt(7.004**2 - me**2), math.sqrt(4.002**2 - me**2)
     s = 2 * me**2 + 2 * (7.004 * 4.002 + p1 * p2 * math.cos(2 * a))
     assert float(kin.mass2(her + ler)) == pytest.approx(s, rel=1e-12)
-    beta = kin.cm_boost(cfg)
+    beta = Beams.from_config(cfg).cm_velocity()
     assert beta == pytest.approx([0.04149, 0.0, 0.27253], abs=5e-6)
     b = float(np.linalg.norm(beta))
     assert b / math.sqrt(1 - b * b) == pytest.approx(0.2868, abs=5e-5)
@@ -79,7 +80,7 @@ def test_recoil_mass_sign_kept() -> None:
 
 
 def test_pt_cm_against_construction(cfg, rng: np.random.Generator) -> None:  # type: ignore[no-untyped-def]
-    beta = kin.cm_boost(cfg)
+    beta = Beams.from_config(cfg).cm_velocity()
     p1_cm, p2_cm = _random_four(rng, 200, 0.1), _random_four(rng, 200, 0.1)
     expected = np.hypot(p1_cm[:, 1] + p2_cm[:, 1], p1_cm[:, 2] + p2_cm[:, 2])
     got = kin.pt_cm(kin.boost(p1_cm, beta), kin.boost(p2_cm, beta), beta)
@@ -87,7 +88,7 @@ def test_pt_cm_against_construction(cfg, rng: np.random.Generator) -> None:  # t
 
 
 def test_helicity_cos_against_explicit_boost(cfg, rng: np.random.Generator) -> None:  # type: ignore[no-untyped-def]
-    her, ler = kin.beam_momenta(cfg)
+    her, ler = Beams.from_config(cfg).momenta()
     total = her + ler
     mu1, mu2 = _random_four(rng, 300, 0.1056584), _random_four(rng, 300, 0.1056584)
     q = mu1 + mu2
@@ -100,7 +101,7 @@ def test_helicity_cos_against_explicit_boost(cfg, rng: np.random.Generator) -> N
     assert kin.helicity_cos(mu1, mu2, total) == pytest.approx(expected, abs=1e-9)
     # the c.m. system is seen opposite to the dimuon momentum (c.m. frame): mu- along the
     # dimuon direction in the c.m. frame has cos(eta) = -1
-    cm = kin.boost(np.stack([mu1, mu2]), -kin.cm_boost(cfg))
+    cm = kin.boost(np.stack([mu1, mu2]), -Beams.from_config(cfg).cm_velocity())
     along = np.sum(
         kin.boost(cm[0], -(cm[0] + cm[1])[:, 1:] / (cm[0] + cm[1])[:, :1])[:, 1:]
         * (cm[0] + cm[1])[:, 1:],
@@ -112,12 +113,12 @@ def test_helicity_cos_against_explicit_boost(cfg, rng: np.random.Generator) -> N
 
 def test_signal_truth_recoil_mass_is_mh() -> None:
     cfg = loads("[simulation]\nbeam_energy_spread = false\n")
-    her, ler = kin.beam_momenta(cfg)
+    her, ler = Beams.from_config(cfg).momenta()
     truth = generate_signal(5.0, 2.0, 2000, cfg=cfg, rng=np.random.default_rng(3), isr=False)
     visible = truth.p[:, 0] + truth.p[:, 1]
     mrec = np.sqrt(kin.recoil_mass2(her + ler, visible))
     assert mrec == pytest.approx(2.0, rel=1e-9)
     assert np.sqrt(kin.mass2(visible)) == pytest.approx(5.0, rel=1e-9)
     # masses are invariant under the boost to the c.m. frame
-    cm = kin.boost(visible, -kin.cm_boost(cfg))
+    cm = kin.boost(visible, -Beams.from_config(cfg).cm_velocity())
     assert kin.mass2(cm) == pytest.approx(kin.mass2(visible), rel=1e-10)

@@ -1,55 +1,14 @@
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pipeline_helpers import Recorder, chain
 
 from dhstat import config, pipeline
 from dhstat.errors import InputError
 from dhstat.jsonio import read_json
-from dhstat.parallel import Executor
-
-
-class Recorder:
-    """Fake stages: each copies its inputs' text (plus its config value) into its output."""
-
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-        self.fail: str | None = None
-
-    def stage(self, name: str, tables: tuple[str, ...], inputs: tuple[str, ...]) -> pipeline.Stage:
-        def function(
-            cfg: config.Config,
-            paths: Mapping[str, Path],
-            outdir: Path,
-            executor: Executor,
-            progress: pipeline.Progress,
-        ) -> None:
-            self.calls.append(name)
-            if self.fail == name:
-                raise KeyboardInterrupt
-            update = progress(2, name)
-            text = "".join(paths[i].read_text() for i in inputs)
-            text += json.dumps([cfg[t] for t in tables], sort_keys=True)
-            update(2)
-            (outdir / f"{name}.txt").write_text(text)
-
-        return pipeline.Stage(
-            name, function, tables=tables, inputs=inputs, outputs=(f"{name}.txt",)
-        )
-
-
-def chain(rec: Recorder) -> list[pipeline.Stage]:
-    return [
-        rec.stage("a", ("dataset",), ()),
-        rec.stage("b", ("run",), ("a.txt",)),
-        rec.stage("c", ("beams",), ("b.txt",)),
-        rec.stage("d", (), ("c.txt", "a.txt")),
-    ]
 
 
 def test_first_run_runs_all_then_everything_is_skipped(tmp_path: Path) -> None:
@@ -176,92 +135,6 @@ def test_timings_and_memory_recorded(tmp_path: Path) -> None:
     for stage in result.stages:
         assert stage.wall_s >= 0
         assert stage.peak_rss_mb > 10  # a Python process with numpy loaded
-
-
-def test_cli_run_prints_timings_and_summary(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from dhstat.cli import main
-
-    rec = Recorder()
-    monkeypatch.setattr(pipeline, "analysis_stages", lambda cfg: chain(rec))
-    main(["run", "--output", str(tmp_path), "--workers", "1"])
-    out = capsys.readouterr()
-    assert re.search(r"^a\s+ran", out.out, re.MULTILINE)
-    assert "paper (PRL 130, 071804)" in out.out
-    assert "[d] done" in out.err
-    main(["run", "--output", str(tmp_path), "--workers", "1"])
-    assert "[a] up to date, skipped" in capsys.readouterr().err
-    with pytest.raises(SystemExit) as exit_info:
-        main(["run", "--output", str(tmp_path), "--from", "nope"])
-    assert exit_info.value.code == 2
-    assert "error:" in capsys.readouterr().err
-
-
-def test_analysis_stages_chain_their_files() -> None:
-    stages = pipeline.analysis_stages(config.load())
-    assert [s.name for s in stages] == [
-        "simulate", "select", "windows", "count", "workspaces", "scan", "lee", "interpret",
-        "report",
-    ]  # fmt: skip
-    written: set[str] = set()
-    for stage in stages:
-        # every input of a stage is written by an earlier stage
-        assert set(stage.inputs) <= written, stage.name
-        written |= set(stage.outputs)
-
-
-SMALL = Path(__file__).parent / "data" / "small.toml"
-
-
-@pytest.mark.slow
-def test_small_analysis_end_to_end(tmp_path: Path) -> None:
-    import numpy as np
-
-    from dhstat import parallel, publish, report, schemas, selection, windows
-
-    cfg = config.load(SMALL)
-    outdir = tmp_path / "run"
-
-    def one_worker() -> Any:
-        return parallel.executor(workers=1)
-
-    stages = pipeline.analysis_stages(cfg)
-    first = pipeline.run(cfg, outdir, stages, open_executor=one_worker)
-    assert first.ran == tuple(s.name for s in stages)
-    for name, schema in [
-        ("cutflow.json", "cutflow"),
-        ("windows.json", "windows"),
-        ("counts.json", "counts"),
-        ("workspaces/index.json", "workspace-index"),
-        ("results.json", "scan"),
-        ("lee.json", "lee"),
-        ("couplings.json", "couplings"),
-        ("run.json", "run"),
-    ]:
-        if schema in schemas.names():
-            read_json(outdir / name, schema=schema)
-    summary = report.summarize(outdir, cfg)
-    data = selection.read_selected([outdir / "selected.root"])
-    assert summary.n_selected == int(np.sum(data["process"] == selection.PROCESSES.index("data")))
-    assert summary.n_windows == len(windows.load(outdir / "windows.json"))
-    assert summary.expected is not None
-    assert set(summary.expected) == {"mumu", "tautau", "eemumu"}
-    assert summary.max_z is not None
-    # not NaN; +inf is what the scan reports for N > 0 in a window with zero MC background
-    assert not np.isnan(summary.max_z)
-    assert summary.global_p is not None
-    assert 0.0 <= summary.global_p <= 1.0
-    assert (outdir / "report.md").is_file()
-    assert (outdir / "figures" / "fig1_counts.png").is_file()
-    # nothing changed: everything is skipped; a new [report] setting re-runs the report only
-    assert pipeline.run(cfg, outdir, stages, open_executor=one_worker).ran == ()
-    text = SMALL.read_text().replace("[report]\n", "[report]\ndpi = 100\n", 1)
-    changed = config.loads(text, source="changed")
-    assert changed["report"]["dpi"] == 100 != cfg["report"]["dpi"]
-    assert pipeline.run(changed, outdir, stages, open_executor=one_worker).ran == ("report",)
-    archive = publish.build_submission(outdir, cfg, tmp_path / "submission.tar.gz")
-    assert publish.validate_archive(archive) == []
 
 
 def test_code_change_of_a_stage_module_reruns_it(

@@ -13,6 +13,7 @@ import yaml
 
 from dhstat import config, publish
 from dhstat.errors import InputError
+from dhstat.report import ReportSettings
 
 
 def _synthetic():
@@ -33,7 +34,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def archive(run_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("pub") / "submission.tar.gz"
-    return publish.build_submission(run_dir, config.load(), out)
+    return publish.build_submission(run_dir, ReportSettings.from_config(config.load()), out)
 
 
 def _members(path: Path) -> dict[str, bytes]:
@@ -103,10 +104,12 @@ def test_archive_over_the_limit_is_refused_with_a_clear_message(
     cfg = config.loads("[report]\nhepdata_max_mb = 0.001\n")
     out = tmp_path / "big.tar.gz"
     with pytest.raises(InputError, match="50 MB"):
-        publish.build_submission(run_dir, cfg, out)
+        publish.build_submission(run_dir, ReportSettings.from_config(cfg), out)
     assert not out.exists()
 
 
 def test_empty_directory_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="finished run"):
-        publish.build_submission(tmp_path, config.load(), tmp_path / "s.tar.gz")
+        publish.build_submission(
+            tmp_path, ReportSettings.from_config(config.load()), tmp_path / "s.tar.gz"
+        )

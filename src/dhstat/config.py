@@ -17,7 +17,6 @@ Example:
 from __future__ import annotations
 
 import copy
-import math
 import os
 import tomllib
 from collections.abc import Iterator, Mapping
@@ -29,6 +28,7 @@ from typing import Any
 from dhstat import schemas
 from dhstat.errors import InputError
 from dhstat.jsonio import canonical_digest
+from dhstat.physics.beams import Beams
 
 __all__ = ["TABLES", "Config", "default_text", "load", "loads", "sqrt_s"]
 
@@ -126,15 +126,8 @@ def _defaults() -> dict[str, Any]:
 
 
 def sqrt_s(cfg: Mapping[str, Any]) -> float:
-    """Nominal c.m. energy in GeV from the configured beams (crossing angle included)."""
-    beams = cfg["beams"]
-    alpha = beams["half_crossing_angle_mrad"] * 1e-3
-    masses = cfg["physics"]["electron_mass"]
-    e1, e2 = beams["e_her"], beams["e_ler"]
-    p1, p2 = math.sqrt(e1**2 - masses**2), math.sqrt(e2**2 - masses**2)
-    px = (p1 + p2) * math.sin(alpha)
-    pz = (p1 - p2) * math.cos(alpha)
-    return math.sqrt((e1 + e2) ** 2 - px**2 - pz**2)
+    """Nominal c.m. energy in GeV of the configured beams (:attr:`dhstat.physics.beams.Beams.sqrt_s`)."""
+    return Beams.from_config(cfg).sqrt_s
 
 
 def _mass_points(node: Any, path: str) -> Iterator[tuple[str, Mapping[str, Any]]]:

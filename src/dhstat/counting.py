@@ -39,6 +39,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from dhstat import jsonio
 from dhstat.errors import InputError
+from dhstat.processes import BACKGROUNDS
 from dhstat.windows import Windows, membership
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "count",
     "counted_membership",
     "load",
+    "process_events",
     "save",
     "split_processes",
 ]
@@ -265,7 +267,7 @@ def split_processes(
 
     Args:
         arrays: Flat arrays including ``process`` (an index into ``names``).
-        names: Process names the index refers to (e.g. ``selection.PROCESSES``).
+        names: Process names the index refers to (e.g. :data:`dhstat.processes.PROCESSES`).
 
     Returns:
         Process name -> arrays of that process, for every process present.
@@ -285,6 +287,31 @@ def split_processes(
             key: np.asarray(value)[mask] for key, value in arrays.items() if key != "process"
         }
     return out
+
+
+def process_events(
+    by_process: Mapping[str, Mapping[str, ArrayLike]],
+    processes: Sequence[str] = BACKGROUNDS,
+) -> dict[str, Mapping[str, ArrayLike]]:
+    """The events of each of ``processes``, as :func:`count` takes them.
+
+    Args:
+        by_process: Process name -> events (e.g. from :func:`split_processes`); other processes
+            are ignored.
+        processes: The processes wanted, in order (default: the backgrounds of
+            :data:`dhstat.processes.BACKGROUNDS`).
+
+    Returns:
+        Process -> its events; a process without events gets empty arrays (``mrecoil2``,
+        ``mmumu2``, ``ceta``, ``weight``).
+
+    Example:
+        >>> out = process_events({"tautau": {"weight": np.ones(2)}, "data": {}})
+        >>> {p: len(e["weight"]) for p, e in out.items()}
+        {'mumu': 0, 'tautau': 2, 'eemumu': 0}
+    """
+    empty = {name: np.zeros(0) for name in (*_VARIABLES, "weight")}
+    return {p: by_process.get(p, empty) for p in processes}
 
 
 def _unique_rows(block: IntArray, base: int) -> tuple[IntArray, IntArray]:

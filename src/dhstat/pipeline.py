@@ -28,12 +28,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
-import json
 import logging
 import resource
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -43,6 +41,7 @@ from dhstat.config import Config
 from dhstat.errors import InputError
 from dhstat.jsonio import canonical_digest, read_json, sha256_file, write_json
 from dhstat.parallel import Executor, executor
+from dhstat.rundir import RUN, STAMPS
 
 __all__ = [
     "STAMPS",
@@ -52,14 +51,12 @@ __all__ = [
     "StageFunction",
     "StageResult",
     "digest_path",
+    "no_progress",
     "run",
     "stage_digest",
 ]
 
 log = logging.getLogger(__name__)
-
-#: Folder (inside the run directory) holding one stamp per finished stage.
-STAMPS = ".stamps"
 
 
 def __dir__() -> list[str]:
@@ -269,7 +266,9 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def _no_progress(total: int | None, description: str = "") -> Callable[[int], None]:  # noqa: ARG001
+def no_progress(total: int | None, description: str = "") -> Callable[[int], None]:  # noqa: ARG001
+    """A :class:`Progress` that shows nothing (the default of every stage)."""
+
     def update(n: int) -> None:  # noqa: ARG001
         return None
 
@@ -304,7 +303,7 @@ def _write_run(
         ),
         "stages": [r.to_dict() for r in results],
     }
-    write_json(outdir / "run.json", document, schema="run")
+    write_json(outdir / RUN, document, schema="run")
 
 
 def run(
@@ -323,7 +322,7 @@ def run(
     Args:
         cfg: The analysis configuration.
         outdir: The run directory (created if needed); stage inputs and outputs are relative to it.
-        stages: The stages in order (:func:`analysis_stages` for the analysis).
+        stages: The stages in order (:func:`dhstat.stages.analysis_stages` for the analysis).
         open_executor: Opens the executor handed to a stage (a fresh one per stage that runs, so
             worker memory is returned between stages); default: one worker in this process.
         start: Re-run this stage and every later one, whatever their stamps say.
@@ -348,7 +347,7 @@ def run(
     first_forced = names.index(start) if start is not None else (0 if force else len(names))
     opener = open_executor or (lambda: executor(workers=1))
     notify = on_stage or _ignore
-    bars = progress or _no_progress
+    bars = progress or no_progress
     started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     t0 = time.perf_counter()
     results: list[StageResult] = []
@@ -409,371 +408,3 @@ def _run_stage(
         children_peak_rss_mb=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0,
     )
     return result, used
-
-
-# --------------------------------------------------------------------------------------------
-# the analysis: stage adapters calling each stage's library functions
-
-#: Files of a run directory, relative to it (see docs/internals.md).
-NTUPLES = "ntuples"
-SELECTED = "selected.root"
-CUTFLOW = "cutflow.json"
-MACROREGIONS = "macroregions.json"
-WINDOWS = "windows.json"
-COUNTS = "counts.json"
-WORKSPACES = "workspaces"
-WORKSPACE_INDEX = "workspaces/index.json"
-RESULTS = "results.json"
-LEE = "lee.json"
-COUPLINGS = "couplings.json"
-REPORT = "report.md"
-FIGURES = "figures"
-
-_SIMULATION_TABLES = (
-    "run",
-    "physics",
-    "beams",
-    "dataset",
-    "processes",
-    "signal",
-    "detector",
-    "simulation",
-)
-
-
-def _background_mc(path: Path) -> dict[str, Any]:
-    """Selected background simulation (the three SM processes) from a selected-events file."""
-    import numpy as np
-
-    from dhstat import selection
-
-    sample = selection.read_selected([path])
-    names = list(selection.PROCESSES)
-    wanted = [names.index(p) for p in ("mumu", "tautau", "eemumu") if p in names]
-    keep = np.isin(sample["process"], wanted)
-    return {k: np.asarray(v)[keep] for k, v in sample.items()}
-
-
-def _stage_simulate(
-    cfg: Config, inputs: Mapping[str, Path], outdir: Path, executor: Executor, progress: Progress
-) -> None:
-    from dhstat import ntuples, simulation
-
-    del inputs
-    folder = outdir / NTUPLES
-    folder.mkdir(parents=True, exist_ok=True)
-    luminosity = float(cfg["dataset"]["luminosity_fb"])
-    seed = int(cfg["run"]["seed"])
-    factor = float(cfg["simulation"]["mc_luminosity_factor"])
-    plans = {
-        f"mc_{process}.root": simulation.plan_background(
-            process, luminosity * factor, cfg=cfg, seed=seed, normalise_to_fb=luminosity
-        )
-        for process in simulation.BACKGROUNDS
-    }
-    injected = cfg["simulation"]["injection"]
-    injection = (
-        simulation.Injection(injected["ma"], injected["mh"], injected["sigma_fb"])
-        if injected["enabled"]
-        else None
-    )
-    plans["data.root"] = simulation.plan_data(luminosity, cfg=cfg, seed=seed, injection=injection)
-    update = progress(sum(plan.n_events for plan in plans.values()), "events")
-
-    def chunks(plan: simulation.SamplePlan) -> Iterator[Mapping[str, Any]]:
-        for task, chunk in zip(
-            plan.tasks, executor.imap(simulation.run_chunk, plan.tasks), strict=True
-        ):
-            update(task.n_events)
-            yield chunk
-
-    for name, plan in plans.items():
-        ntuples.write_chunks(folder / name, "events", chunks(plan), plan.metadata)
-
-
-def _stage_select(
-    cfg: Config, inputs: Mapping[str, Path], outdir: Path, executor: Executor, progress: Progress
-) -> None:
-    from dhstat import schemas, selection
-    from dhstat.jsonio import write_json as write
-
-    files = sorted(str(p) for p in inputs[NTUPLES].glob("*.root"))
-    result = selection.select_files(
-        files, cfg, executor=executor, progress=progress(None, "ntuple chunks")
-    )
-    cutflow = selection.cutflow_document(result)
-    macro = selection.macroregions_document(result, cfg)
-    schemas.validate(cutflow, "cutflow", source=outdir / CUTFLOW)
-    schemas.validate(macro, "macroregions", source=outdir / MACROREGIONS)
-    selection.write_selected(outdir / SELECTED, result)
-    write(outdir / MACROREGIONS, macro, schema="macroregions")
-    write(outdir / CUTFLOW, cutflow, schema="cutflow")
-
-
-def _stage_windows(
-    cfg: Config, inputs: Mapping[str, Path], outdir: Path, executor: Executor, progress: Progress
-) -> None:
-    import dataclasses
-
-    from dhstat import windows
-
-    frozen = Path(__file__).parent / "data" / "windows-default.json"
-    if frozen.is_file() and windows.is_current(frozen, cfg):
-        log.info("windows: the frozen default windows match this configuration; reusing them")
-        windows.save(windows.load(frozen), outdir / WINDOWS)
-        return
-    checkpoint = outdir / ".checkpoints" / "windows.jsonl"
-    checkpoint.parent.mkdir(parents=True, exist_ok=True)
-    grid = windows.grid_points(cfg)
-    result = windows.define(
-        cfg,
-        background=_background_mc(inputs[SELECTED]),
-        executor=executor,
-        checkpoint=checkpoint,
-        progress=progress(int(grid.in_range.sum()), "grid points"),
-    )
-    source = f"{SELECTED} sha256:{sha256_file(inputs[SELECTED])}"
-    result = dataclasses.replace(result, meta={**result.meta, "background_files": [source]})
-    windows.save(result, outdir / WINDOWS)
-    checkpoint.unlink(missing_ok=True)
-
-
-def _stage_workspaces(
-    cfg: Config, inputs: Mapping[str, Path], outdir: Path, executor: Executor, progress: Progress
-) -> None:
-    from dhstat import systematics, workspace
-
-    del executor
-    luminosity, joined, digests = workspace.read_inputs(inputs[COUNTS], inputs[WINDOWS])
-    table = cfg["systematics"]
-    measured = (
-        inputs[MACROREGIONS]
-        if table["source"] == "measured" and not table["measured_file"]
-        else None
-    )
-    rules = systematics.rules_from_config(cfg, measured=measured)
-    built = workspace.build_set(
-        joined,
-        rules,
-        luminosity_fb=luminosity,
-        sigma_max=workspace.sigma_max(cfg),
-        provenance={
-            "config_digest": cfg.digest(),
-            "seed": int(cfg["run"]["seed"]),
-            **digests,
-        },
-        progress=progress(len(joined), "workspaces"),
-    )
-    workspace.save_set(built, outdir / WORKSPACES)
-
-
-def analysis_stages(cfg: Config) -> tuple[Stage, ...]:
-    """The stages of the analysis in order, as ``dhstat run`` runs them.
-
-    simulate -> select -> windows -> count -> workspaces -> scan -> lee -> interpret -> report.
-    Each stage's digest covers its configuration tables, its input files, the dhstat version
-    and the source of the modules it runs, so editing a stage's code re-runs it.
-
-    Example:
-        >>> from dhstat import config
-        >>> [s.name for s in analysis_stages(config.load())][:2]
-        ['simulate', 'select']
-    """
-    del cfg  # the stage list does not depend on the configuration (yet)
-    common = ("dhstat.config", "dhstat.jsonio", "dhstat.pipeline")
-    physics = ("dhstat.physics",)
-    stages = [
-        Stage(
-            "simulate",
-            _stage_simulate,
-            tables=_SIMULATION_TABLES,
-            outputs=(NTUPLES,),
-            modules=(*common, *physics, "dhstat.simulation", "dhstat.ntuples"),
-        ),
-        Stage(
-            "select",
-            _stage_select,
-            tables=("run", "physics", "beams", "dataset", "selection", "systematics"),
-            inputs=(NTUPLES,),
-            outputs=(SELECTED, CUTFLOW, MACROREGIONS),
-            modules=(*common, *physics, "dhstat.selection", "dhstat.ntuples"),
-        ),
-        Stage(
-            "windows",
-            _stage_windows,
-            tables=_windows_tables(),
-            inputs=(SELECTED,),
-            outputs=(WINDOWS,),
-            modules=(*common, *physics, "dhstat.windows", "dhstat.simulation", "dhstat.selection"),
-        ),
-        Stage(
-            "count",
-            _stage_count,
-            tables=("run", "physics", "beams", "dataset", "windows"),
-            inputs=(SELECTED, WINDOWS),
-            outputs=(COUNTS,),
-            modules=(*common, "dhstat.counting", "dhstat.windows", "dhstat.selection"),
-        ),
-        Stage(
-            "workspaces",
-            _stage_workspaces,
-            tables=("run", "dataset", "systematics", "stats"),
-            inputs=(COUNTS, WINDOWS, MACROREGIONS),
-            outputs=(WORKSPACE_INDEX,),
-            modules=(*common, "dhstat.workspace", "dhstat.systematics"),
-        ),
-        Stage(
-            "scan",
-            _stage_scan,
-            tables=("stats",),
-            inputs=(WORKSPACE_INDEX,),
-            outputs=(RESULTS,),
-            modules=(*common, "dhstat.stats"),
-        ),
-        Stage(
-            "lee",
-            _stage_lee,
-            tables=("run", "stats", "lee"),
-            inputs=(RESULTS, COUNTS),
-            outputs=(LEE,),
-            modules=(*common, "dhstat.stats"),
-        ),
-        Stage(
-            "interpret",
-            _stage_interpret,
-            tables=("physics", "beams", "stats", "interpretation"),
-            inputs=(RESULTS,),
-            outputs=(COUPLINGS,),
-            modules=(*common, *physics, "dhstat.interpretation", "dhstat.stats"),
-        ),
-        Stage(
-            "report",
-            _stage_report,
-            tables=("report",),
-            inputs=(CUTFLOW, WINDOWS, COUNTS, RESULTS, LEE, COUPLINGS),
-            outputs=(REPORT,),
-            modules=(*common, "dhstat.report", "dhstat.plots", "dhstat.interpretation"),
-        ),
-    ]
-    return tuple(stages)
-
-
-def _windows_tables() -> tuple[str, ...]:
-    from dhstat import windows
-
-    return ("run", *windows.DIGEST_TABLES)
-
-
-def _stage_report(
-    cfg: Config, inputs: Mapping[str, Path], outdir: Path, executor: Executor, progress: Progress
-) -> None:
-    from dhstat import report
-
-    del inputs, executor
-    update = progress(2, "figures and report")
-    figures = report.make_figures(outdir, cfg)
-    update(1)
-    report.write_report(outdir, cfg, figures=figures)
-    update(1)
-
-
-def _stage_count(
-    cfg: Config, inputs: Mapping[str, Path], outdir: Path, executor: Executor, progress: Progress
-) -> None:
-    import dataclasses
-
-    import numpy as np
-
-    from dhstat import counting, selection, windows
-
-    del executor
-    update = progress(3, "count")
-    search = windows.load(inputs[WINDOWS])
-    sample = selection.read_selected([inputs[SELECTED]])
-    by_process = counting.split_processes(sample, selection.PROCESSES)
-    empty = {k: np.zeros(0) for k in ("mrecoil2", "mmumu2", "ceta", "weight")}
-    data = by_process.get("data", empty)
-    backgrounds: dict[str, Mapping[str, Any]] = {
-        p: by_process.get(p, empty) for p in ("mumu", "tautau", "eemumu")
-    }
-    update(1)
-    counts = counting.count(
-        search, data, backgrounds, luminosity_fb=float(cfg["dataset"]["luminosity_fb"])
-    )
-    update(1)
-    meta = {
-        **counts.meta,
-        "windows_file": f"{WINDOWS} sha256:{sha256_file(inputs[WINDOWS])}",
-        "data_files": [SELECTED],
-        "background_files": [SELECTED],
-        "dhstat_version": __version__,
-    }
-    counting.save(dataclasses.replace(counts, meta=meta), outdir / COUNTS)
-    update(1)
-
-
-def _stage_scan(
-    cfg: Config, inputs: Mapping[str, Path], outdir: Path, executor: Executor, progress: Progress
-) -> None:
-    from dhstat.stats import scan
-
-    del executor
-    update = progress(1, "windows")
-    settings = scan.ScanSettings.from_config(cfg["stats"])
-    window_set, info = scan.read_windows(inputs[WORKSPACE_INDEX])
-    result = scan.scan(window_set, settings=settings, info=info)
-    document = result.to_dict(config_digest=cfg.digest("stats"))
-    write_json(outdir / RESULTS, document, schema="scan")
-    update(1)
-
-
-def _stage_lee(
-    cfg: Config, inputs: Mapping[str, Path], outdir: Path, executor: Executor, progress: Progress
-) -> None:
-    from dhstat.jsonio import read_json as read
-    from dhstat.stats import lee
-
-    settings = cfg["lee"]
-    n_toys = int(settings["n_toys"])
-    search = lee.search_inputs(
-        read(inputs[RESULTS]),
-        read(inputs[COUNTS], schema="counts"),
-        scan_source=inputs[RESULTS],
-        counts_source=inputs[COUNTS],
-    )
-    model, header = lee.prepare(
-        search,
-        settings,
-        n_toys=n_toys,
-        seed=int(cfg["run"]["seed"]),
-        config_digest=cfg.digest("lee"),
-        inputs={"scan": sha256_file(inputs[RESULTS]), "counts": sha256_file(inputs[COUNTS])},
-        executor=executor,
-    )
-    # one checkpoint per run header: a checkpoint of other settings is never mistaken for ours
-    folder = outdir / ".checkpoints"
-    folder.mkdir(parents=True, exist_ok=True)
-    key = hashlib.sha256(json.dumps(header, sort_keys=True, default=str).encode()).hexdigest()
-    checkpoint = folder / f"lee-{key[:16]}.json"
-    results = lee.run_checkpointed(
-        model,
-        header,
-        checkpoint=checkpoint,
-        executor=executor,
-        progress=progress(n_toys, "toys"),
-    )
-    write_json(outdir / LEE, lee.lee_document(header, results), schema="lee", indent=None)
-    for stale in folder.glob("lee-*.json"):
-        stale.unlink(missing_ok=True)
-
-
-def _stage_interpret(
-    cfg: Config, inputs: Mapping[str, Path], outdir: Path, executor: Executor, progress: Progress
-) -> None:
-    from dhstat import interpretation
-
-    del executor
-    update = progress(1, "coupling limits")
-    document = interpretation.interpret(inputs[RESULTS], cfg)
-    write_json(outdir / COUPLINGS, document, schema="couplings")
-    update(1)

@@ -11,7 +11,8 @@ Example:
     >>> import tempfile, pathlib
     >>> empty = pathlib.Path(tempfile.mkdtemp())
     >>> from dhstat import config
-    >>> build_submission(empty, config.load(), empty / "s.tar.gz")
+    >>> from dhstat.report import ReportSettings
+    >>> build_submission(empty, ReportSettings.from_config(config.load()), empty / "s.tar.gz")
     Traceback (most recent call last):
     ...
     dhstat.errors.InputError: ...: (run directory): expected the files of a finished run ...
@@ -20,6 +21,8 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import io
+import json
 import logging
 import shutil
 import tarfile
@@ -27,17 +30,14 @@ import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from dhstat import __version__
+from dhstat import __version__, rundir, workspace
 from dhstat.errors import InputError
 from dhstat.jsonio import atomic_path
-from dhstat.report import FILES, RunTables, collect
-
-if TYPE_CHECKING:
-    from dhstat.config import Config
+from dhstat.report import ReportSettings, RunTables, collect
 
 __all__ = ["build_submission", "validate_archive"]
 
@@ -165,11 +165,6 @@ def _cutflow_table(flow: Any) -> Any:
 
 def _likelihood_archives(directory: Path, folder: Path) -> list[tuple[Path, str]]:
     """The likelihoods as two archives: pyhf patchset (HEPData convention) and one file per window."""
-    import io
-    import json
-
-    from dhstat import workspace
-
     workspace_set = workspace.read_set(directory)
     background_only, patchset = workspace.to_patchset(
         workspace_set, description="dhstat search windows: one patch per window"
@@ -223,7 +218,7 @@ def validate_archive(path: str | Path) -> list[str]:
 
 def build_submission(
     outdir: str | Path,
-    cfg: Config,
+    settings: ReportSettings,
     output: str | Path,
     *,
     extra_resources: Sequence[Path] = (),
@@ -232,7 +227,7 @@ def build_submission(
 
     Args:
         outdir: A run directory (``dhstat run`` or the stage commands).
-        cfg: The configuration (its ``[report] hepdata_max_mb`` is the size limit).
+        settings: The report settings (their ``hepdata_max_mb`` is the size limit).
         output: The archive to write (``.tar.gz``).
         extra_resources: More files to attach as additional resources.
 
@@ -255,7 +250,7 @@ def build_submission(
             "(run directory)",
             "the files of a finished run (windows.json, counts.json, results.json, ...)",
         )
-    limit_mb = float(cfg["report"]["hepdata_max_mb"])
+    limit_mb = settings.hepdata_max_mb
     submission = Submission()
     submission.comment = (
         f"Sliding-window search for dark Higgsstrahlung produced with dhstat {__version__}, "
@@ -268,8 +263,8 @@ def build_submission(
         submission.add_table(_cutflow_table(tables.documents["cutflow"]))
     with tempfile.TemporaryDirectory(prefix="dhstat-hepdata-") as scratch:
         folder = Path(scratch)
-        workspaces = root / FILES["workspaces"]
-        if (workspaces / "index.json").is_file():
+        workspaces = root / rundir.WORKSPACES
+        if (root / rundir.WORKSPACE_INDEX).is_file():
             for archive, description in _likelihood_archives(workspaces, folder):
                 _check_size(archive, limit_mb, f"the likelihood archive {archive.name}")
                 submission.add_additional_resource(

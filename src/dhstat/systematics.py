@@ -68,7 +68,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+from dhstat import schemas
 from dhstat.errors import InputError
+from dhstat.jsonio import read_json, sha256_file
 
 __all__ = [
     "CATALOGUE",
@@ -223,6 +225,55 @@ class Rules:
     measured: MeasuredDetector | None = None
     table: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
+    @classmethod
+    def from_config(
+        cls,
+        cfg: Mapping[str, Any],
+        *,
+        measured: str | os.PathLike[str] | None = None,
+    ) -> Rules:
+        """The rules of a configuration's ``[systematics]`` table.
+
+        Args:
+            cfg: An analysis configuration (:func:`dhstat.config.load`).
+            measured: A macroregion file overriding the configured source (``"measured"``);
+                ``None`` uses the table's ``source`` and ``measured_file``.
+
+        Raises:
+            InputError: inconsistent curves, or a measured source without a readable file.
+
+        Example:
+            >>> from dhstat import config
+            >>> Rules.from_config(config.load()).detector_signal
+            (0.02, 0.091)
+        """
+        table = cfg["systematics"]
+        source = str(getattr(cfg, "source", "<config>"))
+        detector = table["detector"]
+        path: str | os.PathLike[str] | None = measured
+        if path is None and table["source"] == "measured":
+            if not table["measured_file"]:
+                raise InputError(
+                    source,
+                    "systematics.measured_file",
+                    "a macroregion file when source = 'measured'",
+                )
+            path = table["measured_file"]
+        shape = math.hypot(
+            detector["background_above_normalisation"], detector["background_above_shape"]
+        )
+        return cls(
+            ma_threshold=float(detector["ma_threshold_gev"]),
+            detector_background=(float(detector["background_below"]), shape),
+            detector_signal=(float(detector["signal_below"]), float(detector["signal_above"])),
+            ceta_background=float(table["ceta"]["background"]),
+            mass_resolution=_curve(table, "mass_resolution", source),
+            window_offset=_curve(table, "window_offset", source),
+            mc_statistics=bool(table["mc_statistics"]),
+            measured=load_measured(path) if path is not None else None,
+            table={**table, **_measured_record(path)},
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class WindowSystematics:
@@ -257,48 +308,17 @@ def rules_from_config(
     *,
     measured: str | os.PathLike[str] | None = None,
 ) -> Rules:
-    """The rules of a configuration's ``[systematics]`` table.
+    """The rules of a configuration's ``[systematics]`` table: :meth:`Rules.from_config`.
 
-    Args:
-        cfg: An analysis configuration (:func:`dhstat.config.load`).
-        measured: A macroregion file overriding the configured source (``"measured"``); ``None``
-            uses the table's ``source`` and ``measured_file``.
-
-    Raises:
-        InputError: inconsistent curves, or a measured source without a readable file.
+    Kept for one release: use :meth:`Rules.from_config` (the same arguments).
     """
-    table = cfg["systematics"]
-    source = str(getattr(cfg, "source", "<config>"))
-    detector = table["detector"]
-    path: str | os.PathLike[str] | None = measured
-    if path is None and table["source"] == "measured":
-        if not table["measured_file"]:
-            raise InputError(
-                source, "systematics.measured_file", "a macroregion file when source = 'measured'"
-            )
-        path = table["measured_file"]
-    shape = math.hypot(
-        detector["background_above_normalisation"], detector["background_above_shape"]
-    )
-    return Rules(
-        ma_threshold=float(detector["ma_threshold_gev"]),
-        detector_background=(float(detector["background_below"]), shape),
-        detector_signal=(float(detector["signal_below"]), float(detector["signal_above"])),
-        ceta_background=float(table["ceta"]["background"]),
-        mass_resolution=_curve(table, "mass_resolution", source),
-        window_offset=_curve(table, "window_offset", source),
-        mc_statistics=bool(table["mc_statistics"]),
-        measured=load_measured(path) if path is not None else None,
-        table={**table, **_measured_record(path)},
-    )
+    return Rules.from_config(cfg, measured=measured)
 
 
 def _measured_record(path: str | os.PathLike[str] | None) -> dict[str, str]:
     """How the source is recorded in the index: file name and digest, not the local path."""
     if path is None:
         return {"source": "paper", "measured_file": ""}
-    from dhstat.jsonio import sha256_file
-
     return {
         "source": "measured",
         "measured_file": Path(path).name,
@@ -358,11 +378,10 @@ def load_measured(path: str | os.PathLike[str]) -> MeasuredDetector:
     Raises:
         InputError: missing or malformed file (naming the region and the field).
     """
-    from dhstat.jsonio import read_json
-    from dhstat.schemas import names
-
     source = Path(path)
-    document = read_json(source, schema="macroregions" if "macroregions" in names() else None)
+    document = read_json(
+        source, schema="macroregions" if "macroregions" in schemas.names() else None
+    )
     regions = document.get("regions") if isinstance(document, dict) else None
     if not isinstance(regions, Sequence) or not regions:
         raise InputError(source, "regions", "a non-empty list of macroregions")

@@ -9,6 +9,10 @@ import click
 __all__ = ["COMMANDS"]
 
 
+def __dir__() -> list[str]:
+    return __all__
+
+
 @click.group("config")
 def config_group() -> None:
     """Show the built-in default configuration, or check a configuration file."""
@@ -17,7 +21,7 @@ def config_group() -> None:
 @config_group.command("show")
 def show() -> None:
     """Print the default configuration (TOML, commented) to copy and edit."""
-    from dhstat import config
+    from dhstat import config  # local import: start-up time
 
     click.echo(config.default_text(), nl=False)
 
@@ -26,7 +30,7 @@ def show() -> None:
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 def check(path: Path) -> None:
     """Validate the configuration PATH; print its digest if it is valid."""
-    from dhstat import config
+    from dhstat import config  # local import: start-up time
 
     cfg = config.load(path)
     click.echo(f"{path}: valid (digest {cfg.digest()[:16]})")

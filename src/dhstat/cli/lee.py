@@ -7,16 +7,14 @@ from pathlib import Path
 
 import click
 
-from dhstat.cli._common import (
-    config_option,
-    executor_options,
-    load_config,
-    open_executor,
-    progress,
-)
+from dhstat.cli import _common
 from dhstat.errors import InputError
 
 __all__ = ["COMMANDS"]
+
+
+def __dir__() -> list[str]:
+    return __all__
 
 
 def _shard(value: str | None) -> tuple[int, int] | None:
@@ -27,10 +25,6 @@ def _shard(value: str | None) -> tuple[int, int] | None:
         msg = "--shard"
         raise InputError(msg, "--shard", "i/K with 0 <= i < K (e.g. 0/4)", got=value)
     return int(match[1]), int(match[2])
-
-
-def _checkpoint(output: Path) -> Path:
-    return output.with_name(output.name + ".checkpoint.json")
 
 
 @click.group(
@@ -68,8 +62,8 @@ def _checkpoint(output: Path) -> Path:
     show_default=True,
     help="lee.json, or the shard's part file with --shard.",
 )
-@config_option
-@executor_options
+@_common.config_option
+@_common.executor_options
 @click.pass_context
 def lee_group(
     ctx: click.Context,
@@ -90,78 +84,46 @@ def lee_group(
     overlapping windows; background nuisances drawn once per toy) and give each window the Z of
     the scan's own p-value function. With --shard i/K only batches i, i+K, ... run and a part file
     is written; `dhstat lee merge` combines the K parts into exactly the single-run lee.json.
-    A killed run resumes from OUTPUT.checkpoint.json when restarted with the same arguments.
+    A killed run resumes from its checkpoint (.checkpoints/lee-<key>.json beside OUTPUT) when
+    restarted with the same arguments.
     """
     if ctx.invoked_subcommand is not None:
         return
     if scan_path is None or counts_path is None:
         msg = "--scan and --counts are required (or use `dhstat lee merge`)"
         raise click.UsageError(msg)
-    from dhstat import jsonio
-    from dhstat.stats import lee
+    from dhstat import stages  # local import: start-up time
 
     shard_ = _shard(shard)
-    cfg = load_config(config_path)
-    settings = cfg["lee"]
-    n_toys = toys if toys is not None else int(settings["n_toys"])
-    seed_ = seed if seed is not None else int(cfg["run"]["seed"])
-    inputs = lee.search_inputs(
-        jsonio.read_json(scan_path),
-        jsonio.read_json(counts_path, schema="counts"),
-        scan_source=scan_path,
-        counts_source=counts_path,
-    )
-    cells = inputs.cells
-    if inject is not None:
-        window_id, sigma_fb = inject
-        ids = [str(i) for i in inputs.ids]
-        if window_id not in ids:
-            msg = "--inject"
-            raise InputError(msg, "WINDOW_ID", "a window id of the scan", got=window_id)
-        w = ids.index(window_id)
-        cells = lee.inject_signal(cells, w, float(inputs.windows.signal[w]) * sigma_fb)
-    checkpoint = _checkpoint(output)
-    with open_executor(cfg, workers, scheduler) as ex:
-        model, header = lee.prepare(
-            inputs,
-            settings,
-            n_toys=n_toys,
-            seed=seed_,
-            config_digest=cfg.digest("lee"),
-            inputs={
-                "scan": jsonio.sha256_file(scan_path),
-                "counts": jsonio.sha256_file(counts_path),
-            },
-            cells=cells,
+    cfg = _common.load_config(config_path)
+    with (
+        _common.open_executor(cfg, workers, scheduler) as ex,
+        _common.bars("lee") as progress,
+    ):
+        header, document = stages.look_elsewhere(
+            cfg,
+            scan=scan_path,
+            counts=counts_path,
+            output=output,
+            n_toys=toys,
+            seed=seed,
+            shard=shard_,
+            inject=inject,
             executor=ex,
+            progress=progress,
         )
-        z_local, window = header["z_local"], header["window"]
-        owned = lee.shard_batches(n_toys, model.batch_size, shard_ or (0, 1))
-        total = sum(min(model.batch_size, n_toys - i * model.batch_size) for i in owned)
-        with progress(total, "lee toys") as advance:
-            results = lee.run_checkpointed(
-                model,
-                header,
-                checkpoint=checkpoint,
-                shard=shard_ or (0, 1),
-                executor=ex,
-                progress=advance,
-            )
     if shard_ is None:
-        document = lee.lee_document(header, results)
-        jsonio.write_json(output, document, schema="lee", indent=None)
         z_global = document["z_global"]
         text = "n/a" if z_global is None else f"{z_global:.2f}"
         click.echo(
-            f"{output}: max local Z {z_local:.2f} (window {header['window_ids'][window]}), "
+            f"{output}: max local Z {header.z_local:.2f} "
+            f"(window {header.window_ids[header.window]}), "
             f"global p {document['p_global']:.4f} +- {document['p_global_error']:.4f}, "
-            f"global Z {text} ({n_toys} toys)"
+            f"global Z {text} ({header.n_toys} toys)"
         )
     else:
-        document = lee.part_document(header, shard_, results, complete=True)
-        jsonio.write_json(output, document, schema="lee-part", indent=None)
-        click.echo(f"{output}: shard {shard_[0]}/{shard_[1]}, {total} toys")
-    checkpoint.unlink(missing_ok=True)
+        toys_run = sum(len(batch["max_z"]) for batch in document["batches"])
+        click.echo(f"{output}: shard {shard_[0]}/{shard_[1]}, {toys_run} toys")
 
 
 @lee_group.command("merge")
@@ -175,12 +137,11 @@ def lee_group(
 )
 def merge(parts: tuple[Path, ...], output: Path) -> None:
     """Merge the part files of all shards of one run into lee.json."""
-    from dhstat import jsonio
-    from dhstat.stats import lee
+    from dhstat import jsonio, lee  # local import: start-up time
 
     documents = [jsonio.read_json(path, schema="lee-part") for path in parts]
     results = lee.merge_parts(documents, list(parts))
-    document = lee.lee_document(documents[0]["run"], results)
+    document = lee.lee_document(lee.RunHeader.from_dict(documents[0]["run"]), results)
     jsonio.write_json(output, document, schema="lee", indent=None)
     click.echo(f"{output}: {len(parts)} parts, global p {document['p_global']:.4f}")
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,30 +15,8 @@ from dhstat.cli import _common
 __all__ = ["COMMANDS"]
 
 
-class _Bars:
-    """tqdm bars for the stages: one per call, closed when the stage ends."""
-
-    def __init__(self) -> None:
-        self.open: list[Any] = []
-        self.stage = ""
-
-    def __call__(self, total: int | None, description: str = "") -> Callable[[int], None]:
-        from tqdm import tqdm
-
-        bar = tqdm(
-            total=total,
-            desc=f"{self.stage}: {description}" if description else self.stage,
-            disable=not sys.stderr.isatty(),
-            leave=False,
-            dynamic_ncols=True,
-        )
-        self.open.append(bar)
-        return bar.update  # type: ignore[no-any-return]
-
-    def close(self) -> None:
-        for bar in self.open:
-            bar.close()
-        self.open.clear()
+def __dir__() -> list[str]:
+    return __all__
 
 
 @click.command("run")
@@ -70,11 +47,10 @@ def run_command(
     ran, so an interrupted run resumes where it stopped. Prints per-stage timings and a summary
     compared with the paper.
     """
-    from dhstat import pipeline, report
+    from dhstat import analysis, pipeline, report  # local import: start-up time
 
     cfg = _common.load_config(config_path)
-    stages = pipeline.analysis_stages(cfg)
-    bars = _Bars()
+    bars = _common.Bars()
     clock: dict[str, float] = {}
 
     def on_stage(name: str, event: str) -> None:
@@ -97,7 +73,7 @@ def run_command(
         result = pipeline.run(
             cfg,
             outdir,
-            stages,
+            analysis.analysis_stages(),
             open_executor=opener,
             start=start,
             force=force,
@@ -107,7 +83,8 @@ def run_command(
     finally:
         bars.close()
     click.echo(report.format_timings(result))
-    click.echo(report.format_summary(report.summarize(outdir, cfg)))
+    summary = report.summarize(outdir, report.ReportSettings.from_config(cfg))
+    click.echo(report.format_summary(summary))
 
 
 COMMANDS = [run_command]

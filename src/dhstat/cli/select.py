@@ -8,15 +8,13 @@ from typing import Any
 
 import click
 
-from dhstat.cli._common import (
-    config_option,
-    executor_options,
-    load_config,
-    open_executor,
-    progress,
-)
+from dhstat.cli import _common
 
 __all__ = ["COMMANDS", "format_cutflow"]
+
+
+def __dir__() -> list[str]:
+    return __all__
 
 
 def format_cutflow(document: Mapping[str, Any], *, sample: str = "search") -> str:
@@ -75,8 +73,8 @@ def format_cutflow(document: Mapping[str, Any], *, sample: str = "search") -> st
     help="Also write data/MC yields per macroregion and the systematics (schema macroregions).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Do not print the cutflow table.")
-@config_option
-@executor_options
+@_common.config_option
+@_common.executor_options
 def select_command(
     inputs: tuple[str, ...],
     output: Path,
@@ -93,29 +91,24 @@ def select_command(
     [selection] (branch names mapped by [selection] branches), and writes the search and control
     samples with their derived variables. Prints the cutflow of the search sample.
     """
-    from dhstat import jsonio, selection
+    from dhstat import selection, stages  # local import: start-up time
 
-    cfg = load_config(config_path)
+    cfg = _common.load_config(config_path)
     with (
-        open_executor(cfg, workers, scheduler) as ex,
-        progress(None, "select") as update,
+        _common.open_executor(cfg, workers, scheduler) as ex,
+        _common.bars("select") as progress,
     ):
-        result = selection.select_files(list(inputs), cfg, executor=ex, progress=update)
-    document = selection.cutflow_document(result)
-    macro = selection.macroregions_document(result, cfg) if macroregions_path else None
-    # validate everything before writing anything: nothing half-written on failure
-    from dhstat import schemas
-
-    schemas.validate(document, "cutflow", source=cutflow_path)
-    if macro is not None:
-        schemas.validate(macro, "macroregions", source=macroregions_path)
-    selection.write_selected(output, result)
-    if cutflow_path is not None:
-        jsonio.write_json(cutflow_path, document, schema="cutflow")
-    if macroregions_path is not None:
-        jsonio.write_json(macroregions_path, macro, schema="macroregions")
+        result = stages.select(
+            cfg,
+            inputs,
+            output=output,
+            cutflow=cutflow_path,
+            macroregions=macroregions_path,
+            executor=ex,
+            progress=progress,
+        )
     if not quiet:
-        click.echo(format_cutflow(document))
+        click.echo(format_cutflow(selection.cutflow_document(result)))
         counts = ", ".join(f"{s} {len(result.samples[s]['weight'])}" for s in selection.SAMPLES)
         click.echo(f"selected events: {counts} -> {output}")
 

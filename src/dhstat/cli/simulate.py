@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
-from dhstat.cli._common import (
-    config_option,
-    executor_options,
-    load_config,
-    open_executor,
-    progress,
-)
+from dhstat.cli import _common
+from dhstat.errors import InputError
+from dhstat.processes import BACKGROUNDS
 
 if TYPE_CHECKING:
     from dhstat.config import Config
-    from dhstat.parallel import Executor
     from dhstat.simulation import SamplePlan
 
 __all__ = ["COMMANDS"]
+
+
+def __dir__() -> list[str]:
+    return __all__
+
 
 _output = click.option(
     "--output",
@@ -35,20 +34,6 @@ _seed = click.option(
 )
 
 
-def _write(plan: SamplePlan, path: Path, ex: Executor, label: str) -> int:
-    from dhstat import ntuples
-    from dhstat.simulation import run_chunk
-
-    with progress(plan.n_events, label) as advance:
-
-        def chunks() -> Iterator[dict[str, Any]]:
-            for task, chunk in zip(plan.tasks, ex.imap(run_chunk, plan.tasks), strict=True):
-                advance(task.n_events)
-                yield chunk
-
-        return ntuples.write_chunks(path, "events", chunks(), plan.metadata)
-
-
 def _write_one(
     plan: SamplePlan,
     path: Path,
@@ -57,8 +42,13 @@ def _write_one(
     scheduler: str | None,
     label: str,
 ) -> int:
-    with open_executor(cfg, workers, scheduler) as ex:
-        return _write(plan, path, ex, label)
+    from dhstat import stages  # local import: start-up time
+
+    with (
+        _common.open_executor(cfg, workers, scheduler) as ex,
+        _common.bars(label) as progress,
+    ):
+        return stages.write_sample(plan, path, executor=ex, update=progress(plan.n_events))
 
 
 def _seed_of(cfg: Config, seed: int | None) -> int:
@@ -66,7 +56,7 @@ def _seed_of(cfg: Config, seed: int | None) -> int:
 
 
 @click.group("simulate", invoke_without_command=True)
-@config_option
+@_common.config_option
 @click.option(
     "--output",
     "directory",
@@ -75,7 +65,7 @@ def _seed_of(cfg: Config, seed: int | None) -> int:
     help="Directory for everything the default analysis needs (without a subcommand).",
 )
 @_seed
-@executor_options
+@_common.executor_options
 @click.pass_context
 def simulate(
     ctx: click.Context,
@@ -96,35 +86,18 @@ def simulate(
     if directory is None:
         msg = "give a subcommand, or --output DIR to simulate everything"
         raise click.UsageError(msg)
-    from dhstat.simulation import BACKGROUNDS, Injection, plan_background, plan_data
+    from dhstat import stages  # local import: start-up time
 
-    cfg = load_config(config_path)
-    master = _seed_of(cfg, seed)
-    lumi = float(cfg["dataset"]["luminosity_fb"])
-    factor = float(cfg["simulation"]["mc_luminosity_factor"])
-    injection_cfg = cfg["simulation"]["injection"]
-    injection = (
-        Injection(injection_cfg["ma"], injection_cfg["mh"], injection_cfg["sigma_fb"])
-        if injection_cfg["enabled"]
-        else None
-    )
-    plans: list[tuple[str, Callable[[], SamplePlan]]] = [
-        ("data.root", lambda: plan_data(lumi, cfg=cfg, seed=master, injection=injection))
-    ]
-    plans.extend(
-        (
-            f"mc_{process}.root",
-            lambda p=process: plan_background(  # type: ignore[misc]
-                p, factor * lumi, cfg=cfg, seed=master, normalise_to_fb=lumi
-            ),
+    cfg = _common.load_config(config_path)
+    with (
+        _common.open_executor(cfg, workers, scheduler) as ex,
+        _common.bars("simulate") as progress,
+    ):
+        written = stages.simulate(
+            cfg, directory, seed=_seed_of(cfg, seed), executor=ex, progress=progress
         )
-        for process in BACKGROUNDS
-    )
-    with open_executor(cfg, workers, scheduler) as ex:
-        for name, make in plans:
-            path = directory / name
-            entries = _write(make(), path, ex, name)
-            click.echo(f"{path}: {entries} events")
+    for name, entries in written.items():
+        click.echo(f"{directory / name}: {entries} events")
 
 
 @simulate.command("signal")
@@ -134,8 +107,8 @@ def simulate(
 @click.option("--no-isr", is_flag=True, help="Switch initial-state radiation off.")
 @_seed
 @_output
-@config_option
-@executor_options
+@_common.config_option
+@_common.executor_options
 def signal(
     ma: float,
     mh: float,
@@ -148,18 +121,18 @@ def signal(
     scheduler: str | None,
 ) -> None:
     """Signal e+e- -> A'(-> mu mu) h'(invisible) at (M_A', M_h'); weight = L x 1 fb / N."""
-    from dhstat.config import sqrt_s
-    from dhstat.errors import InputError
-    from dhstat.simulation import plan_signal
+    from dhstat.physics.beams import Beams  # local import: start-up time
+    from dhstat.simulation import plan_signal  # local import: start-up time
 
-    cfg = load_config(config_path)
+    cfg = _common.load_config(config_path)
+    roots = Beams.from_config(cfg).sqrt_s
     mmu = float(cfg["physics"]["muon_mass"])
-    if not (ma > 2 * mmu and mh >= 0 and ma + mh < sqrt_s(cfg)):
+    if not (ma > 2 * mmu and mh >= 0 and ma + mh < roots):
         msg = "<command line>"
         raise InputError(
             msg,
             "--ma, --mh",
-            f"2 m_mu < M_A' and M_A' + M_h' < sqrt(s) = {sqrt_s(cfg):.4f} GeV",
+            f"2 m_mu < M_A' and M_A' + M_h' < sqrt(s) = {roots:.4f} GeV",
             got=(ma, mh),
         )
     n = events if events is not None else int(cfg["signal"]["events_per_point"])
@@ -172,7 +145,7 @@ def signal(
 @simulate.command("background")
 @click.option(
     "--process",
-    type=click.Choice(["mumu", "tautau", "eemumu"]),
+    type=click.Choice(BACKGROUNDS),
     required=True,
     help="Background process.",
 )
@@ -181,8 +154,8 @@ def signal(
 )
 @_seed
 @_output
-@config_option
-@executor_options
+@_common.config_option
+@_common.executor_options
 def background(
     process: str,
     lumi: float,
@@ -193,9 +166,9 @@ def background(
     scheduler: str | None,
 ) -> None:
     """Background MC of PROCESS at LUMI (generator cuts and skim; weights to LUMI)."""
-    from dhstat.simulation import plan_background
+    from dhstat.simulation import plan_background  # local import: start-up time
 
-    cfg = load_config(config_path)
+    cfg = _common.load_config(config_path)
     plan = plan_background(process, lumi, cfg=cfg, seed=_seed_of(cfg, seed))
     entries = _write_one(plan, output, cfg, workers, scheduler, process)
     click.echo(f"{output}: {entries} events")
@@ -217,8 +190,8 @@ def background(
 )
 @_seed
 @_output
-@config_option
-@executor_options
+@_common.config_option
+@_common.executor_options
 def data(
     lumi: float | None,
     inject_signal: tuple[float, float, float] | None,
@@ -229,25 +202,25 @@ def data(
     scheduler: str | None,
 ) -> None:
     """Pseudo-data: a Poisson realisation of all backgrounds (optionally plus a signal)."""
-    from dhstat.config import sqrt_s
-    from dhstat.errors import InputError
-    from dhstat.simulation import Injection, plan_data
+    from dhstat.physics.beams import Beams  # local import: start-up time
+    from dhstat.simulation import Injection, plan_data  # local import: start-up time
 
-    cfg = load_config(config_path)
+    cfg = _common.load_config(config_path)
+    roots = Beams.from_config(cfg).sqrt_s
     injection = None
     if inject_signal is not None:
         ma, mh, sigma = inject_signal
         if not (
             ma > 2 * float(cfg["physics"]["muon_mass"])
             and mh >= 0
-            and ma + mh < sqrt_s(cfg)
+            and ma + mh < roots
             and sigma >= 0
         ):
             msg = "<command line>"
             raise InputError(
                 msg,
                 "--inject-signal",
-                f"MA MH SIGMA_FB with M_A' + M_h' < {sqrt_s(cfg):.4f} GeV and SIGMA_FB >= 0",
+                f"MA MH SIGMA_FB with M_A' + M_h' < {roots:.4f} GeV and SIGMA_FB >= 0",
                 got=inject_signal,
             )
         injection = Injection(ma, mh, sigma)

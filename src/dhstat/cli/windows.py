@@ -1,39 +1,24 @@
-"""``dhstat windows`` (grid, fits, C_eta cuts -> windows.json) and ``dhstat count``."""
+"""``dhstat windows``: mass grid, signal fits, Punzi C_eta cuts and efficiencies -> windows.json."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
-from typing import Any
 
 import click
 
-from dhstat.cli._common import (
-    config_option,
-    executor_options,
-    load_config,
-    open_executor,
-    progress,
-)
+from dhstat.cli import _common
+from dhstat.errors import InputError
 
 __all__ = ["COMMANDS"]
 
 
-def _background_arrays(paths: list[Path]) -> dict[str, Any]:
-    """Selected background MC from files, all processes together (data events dropped)."""
-    import numpy as np
-
-    from dhstat import selection
-
-    arrays = selection.read_selected([str(p) for p in paths], tree="search")
-    mc = np.isin(arrays["process"], [selection.PROCESSES.index(p) for p in _BACKGROUNDS])
-    return {key: np.asarray(value)[mc] for key, value in arrays.items()}
-
-
-_BACKGROUNDS = ("mumu", "tautau", "eemumu")
+def __dir__() -> list[str]:
+    return __all__
 
 
 @click.command("windows")
-@config_option
+@_common.config_option
 @click.option(
     "--output",
     "-o",
@@ -53,7 +38,7 @@ _BACKGROUNDS = ("mumu", "tautau", "eemumu")
 @click.option(
     "--restart", is_flag=True, help="Ignore an existing checkpoint and recompute every point."
 )
-@executor_options
+@_common.executor_options
 def windows_command(
     config_path: Path | None,
     output: Path,
@@ -69,13 +54,9 @@ def windows_command(
     where it stopped, and a re-run with other Punzi settings or background reuses the fitted
     points (--restart recomputes everything).
     """
-    import dataclasses
-    import time
+    from dhstat import stages, windows  # local import: start-up time
 
-    from dhstat import jsonio, windows
-    from dhstat.errors import InputError
-
-    cfg = load_config(config_path)
+    cfg = _common.load_config(config_path)
     paths = [*background, *more_background]
     for p in paths:
         if not p.is_file():
@@ -84,20 +65,19 @@ def windows_command(
     if restart:
         checkpoint.unlink(missing_ok=True)
     start = time.perf_counter()
-    grid = windows.grid_points(cfg)
-    with open_executor(cfg, workers, scheduler) as ex:
-        if paths:
-            bkg: dict[str, Any] | None = _background_arrays(paths)
-            sources = [f"{p} sha256:{jsonio.sha256_file(p)}" for p in paths]
-        else:
-            bkg = windows.simulate_background(cfg, executor=ex)
-            sources = ["simulated default background MC (seed from [run])"]
-        with progress(int(grid.in_range.sum()), "windows") as advance:
-            result = windows.define(
-                cfg, background=bkg, executor=ex, checkpoint=checkpoint, progress=advance
-            )
-    result = dataclasses.replace(result, meta={**result.meta, "background_files": sources})
-    windows.save(result, output)
+    grid = windows.grid_points(windows.GridSettings.from_config(cfg))
+    with (
+        _common.open_executor(cfg, workers, scheduler) as ex,
+        _common.bars("windows") as progress,
+    ):
+        result = stages.define_windows(
+            cfg,
+            output=output,
+            background=paths,
+            checkpoint=checkpoint,
+            executor=ex,
+            progress=progress,
+        )
     summary = result.meta["summary"]
     click.echo(
         f"{output}: {len(result)} windows (grid: {grid.size} points in the triangle, "
@@ -124,83 +104,4 @@ def windows_command(
     click.echo(f"checkpoint kept (re-runs reuse the fitted points): {checkpoint}")
 
 
-@click.command("count")
-@config_option
-@click.option(
-    "--windows",
-    "windows_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="Windows file (JSON, schema windows).",
-)
-@click.option(
-    "--data",
-    "data_paths",
-    type=click.Path(dir_okay=False, path_type=Path),
-    multiple=True,
-    required=True,
-    help="Selected data file(s) (repeat for several).",
-)
-@click.option(
-    "--background",
-    "background",
-    type=click.Path(dir_okay=False, path_type=Path),
-    multiple=True,
-    required=True,
-    help="Selected background MC file(s) (repeat, or list them after the option).",
-)
-@click.argument("more_background", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="Counts file to write (JSON, schema counts).",
-)
-def count_command(
-    config_path: Path | None,
-    windows_path: Path,
-    data_paths: tuple[Path, ...],
-    background: tuple[Path, ...],
-    more_background: tuple[Path, ...],
-    output: Path,
-) -> None:
-    """Count data and expected background per window (and the cells for the LEE toys)."""
-    import dataclasses
-
-    import numpy as np
-
-    from dhstat import __version__, counting, jsonio, selection, windows
-
-    cfg = load_config(config_path)
-    win = windows.load(windows_path)
-    data = selection.read_selected([str(p) for p in data_paths], tree="search")
-    is_data = data["process"] == selection.PROCESSES.index("data")
-    data = {k: np.asarray(v)[is_data] for k, v in data.items()}
-    paths = [*background, *more_background]
-    mc = selection.read_selected([str(p) for p in paths], tree="search")
-    split = counting.split_processes(mc, selection.PROCESSES)
-    empty = {k: np.zeros(0) for k in ("mrecoil2", "mmumu2", "ceta", "weight")}
-    backgrounds = {p: split.get(p, empty) for p in _BACKGROUNDS}
-    result = counting.count(
-        win, data, backgrounds, luminosity_fb=float(cfg["dataset"]["luminosity_fb"])
-    )
-    meta = {
-        **result.meta,
-        "windows_file": f"{windows_path} sha256:{jsonio.sha256_file(windows_path)}",
-        "data_files": [str(p) for p in data_paths],
-        "background_files": [str(p) for p in paths],
-        "dhstat_version": __version__,
-    }
-    result = dataclasses.replace(result, meta=meta)
-    counting.save(result, output)
-    total = result.background_total
-    click.echo(
-        f"{output}: {len(result)} windows, {result.n_cells} cells; "
-        f"{meta['n_data_events']} data events in {meta['n_data_memberships']} window counts "
-        f"({meta['windows_per_event']:.2f} windows per event); "
-        f"sum of N {int(result.n_observed.sum())}, sum of B {float(total.sum()):.1f}"
-    )
-
-
-COMMANDS = [windows_command, count_command]
+COMMANDS = [windows_command]

@@ -7,14 +7,17 @@ from pathlib import Path
 import click
 
 from dhstat.cli import _common
+from dhstat.errors import InputError
 
 __all__ = ["COMMANDS"]
 
 
+def __dir__() -> list[str]:
+    return __all__
+
+
 def _systematics_source(value: str | None) -> Path | None:
     """``paper`` -> None (the config decides), ``measured:FILE`` -> FILE."""
-    from dhstat.errors import InputError
-
     if value is None or value == "paper":
         return None
     if value.startswith("measured:") and len(value) > len("measured:"):
@@ -92,25 +95,21 @@ def workspaces_group(
     assert counts_path is not None
     assert windows_path is not None
     assert outdir is not None
-    from dhstat import systematics, workspace
+    from dhstat import stages, workspace  # local import: start-up time
 
     cfg = _common.load_config(config_path)
-    rules = systematics.rules_from_config(cfg, measured=_systematics_source(systematics_option))
-    luminosity, windows, digests = workspace.read_inputs(counts_path, windows_path)
-    provenance = {"config_digest": cfg.digest(), "seed": cfg["run"]["seed"], **digests}
-    with _common.progress(len(windows), "workspaces") as update:
-        workspace_set = workspace.build_set(
-            windows,
-            rules,
-            luminosity_fb=luminosity,
-            sigma_max=workspace.sigma_max(cfg),
-            provenance=provenance,
-            progress=update,
+    with _common.bars("workspaces") as progress:
+        built = stages.make_workspaces(
+            cfg,
+            counts=counts_path,
+            windows_file=windows_path,
+            output=outdir,
+            measured=_systematics_source(systematics_option),
+            archive=archive_path,
+            progress=progress,
         )
-    index = workspace.save_set(workspace_set, outdir)
-    if archive_path is not None:
-        workspace.archive(workspace_set, archive_path)
-    click.echo(f"{len(windows)} workspaces written; index: {index}")
+    index = outdir / workspace.INDEX
+    click.echo(f"{len(built.workspaces)} workspaces written; index: {index}")
 
 
 @workspaces_group.command("export-patchset")
@@ -141,8 +140,8 @@ def export_patchset(
     directory: Path, output: Path, background_only: Path | None, hepdata: str
 ) -> None:
     """Export the set in DIRECTORY as background-only workspace + pyhf patchset (HEPData)."""
-    from dhstat import workspace
-    from dhstat.jsonio import write_json
+    from dhstat import workspace  # local import: start-up time
+    from dhstat.jsonio import write_json  # local import: start-up time
 
     workspace_set = workspace.read_set(directory)
     bkg, patchset = workspace.to_patchset(workspace_set, hepdata=hepdata)
@@ -171,8 +170,8 @@ def export_patchset(
 )
 def import_patchset(patchset_path: Path, background_only: Path | None, outdir: Path) -> None:
     """Materialise the per-window workspaces and the index from a patchset made by export-patchset."""
-    from dhstat import workspace
-    from dhstat.jsonio import read_json
+    from dhstat import workspace  # local import: start-up time
+    from dhstat.jsonio import read_json  # local import: start-up time
 
     bkg_path = background_only or patchset_path.with_name("BkgOnly.json")
     patchset = read_json(patchset_path)

@@ -1,19 +1,19 @@
-"""Vectorised four-vector kinematics: beams, boosts, masses and angles.
+"""Vectorised four-vector kinematics: boosts, masses and angles.
 
 Four-vectors are float64 arrays of shape ``(..., 4)`` ordered ``(E, px, py, pz)`` in GeV; every
 function works on any leading shape and broadcasts. Frames: the laboratory frame has z along the
 solenoid axis (direction of the e- beam up to the crossing angle), x in the crossing plane pointing
 outwards of the ring, as in Belle II. The c.m. frame is reached from the laboratory by the pure
-boost ``boost(p, -cm_boost(cfg))`` with the full three-vector (never z alone); its axes are the
+boost ``boost(p, -beams.cm_velocity())`` with the full three-vector (never z alone); its axes are the
 boosted laboratory axes (no extra rotation), see :func:`pt_cm` for the consequence.
 
 Example:
-    >>> from dhstat.config import load
-    >>> cfg = load()
-    >>> her, ler = beam_momenta(cfg)
+    >>> from dhstat.physics.beams import Beams
+    >>> beams = Beams(e_her=7.004, e_ler=4.002, half_crossing_angle=0.0415, electron_mass=0.000511)
+    >>> her, ler = beams.momenta()
     >>> round(float(np.sqrt(mass2(her + ler))), 4)
     10.5796
-    >>> beta = cm_boost(cfg)
+    >>> beta = beams.cm_velocity()
     >>> [round(float(b), 5) for b in beta]
     [0.04149, 0.0, 0.27253]
     >>> cm = boost(her + ler, -beta)
@@ -23,17 +23,12 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
     "azimuth",
-    "beam_momenta",
     "boost",
-    "cm_boost",
     "delta_phi",
     "four_vector",
     "helicity_cos",
@@ -63,42 +58,6 @@ def four_vector(px: ArrayLike, py: ArrayLike, pz: ArrayLike, mass: ArrayLike) ->
     )
     energy = np.sqrt(px * px + py * py + pz * pz + m * m)
     return np.stack([energy, px, py, pz], axis=-1)
-
-
-def beam_momenta(cfg: Mapping[str, Any]) -> tuple[Array, Array]:
-    """Nominal lab four-vectors of the e- (HER) and e+ (LER) beams from ``[beams]`` and ``[physics]``.
-
-    Each beam makes the half crossing angle ``a`` with the z axis in the x-z plane:
-    ``p_HER = |p|(sin a, 0, cos a)``, ``p_LER = |p|(sin a, 0, -cos a)`` (analysis.md section 2).
-
-    Example:
-        >>> from dhstat.config import load
-        >>> her, ler = beam_momenta(load())
-        >>> round(float(her[0]), 3), round(float(ler[3]), 3)
-        (7.004, -3.999)
-    """
-    beams = cfg["beams"]
-    me = float(cfg["physics"]["electron_mass"])
-    a = float(beams["half_crossing_angle_mrad"]) * 1e-3
-    out = []
-    for energy, sign in ((float(beams["e_her"]), 1.0), (float(beams["e_ler"]), -1.0)):
-        p = np.sqrt(energy * energy - me * me)
-        out.append(np.array([energy, p * np.sin(a), 0.0, sign * p * np.cos(a)], dtype=np.float64))
-    return out[0], out[1]
-
-
-def cm_boost(cfg: Mapping[str, Any]) -> Array:
-    """Velocity 3-vector beta of the c.m. frame in the laboratory (``P_beams / E_beams``).
-
-    Example:
-        >>> from dhstat.config import load
-        >>> beta = cm_boost(load())
-        >>> round(float(np.linalg.norm(beta) / np.sqrt(1 - beta @ beta)), 4)
-        0.2868
-    """
-    her, ler = beam_momenta(cfg)
-    total = her + ler
-    return np.asarray(total[1:] / total[0], dtype=np.float64)
 
 
 def boost(p: ArrayLike, beta: ArrayLike) -> Array:

@@ -14,9 +14,18 @@
   toys), :func:`dhstat.stats.bayes.window_bayes_factors` and
   :func:`dhstat.stats.bayes.window_upper_limits`. Same likelihood, same priors, same numbers as the
   generic path (tested to 1e-6), evaluated for all windows at once with numpy.
-* **Global significance**: :mod:`dhstat.stats.lee`.
+* **Global significance**: :mod:`dhstat.lee` (its own stage; not part of this engine).
 * **Priors and the zero-truncation convention**: :mod:`dhstat.stats.priors`
   (:data:`dhstat.stats.priors.TRUNCATION` is recorded in every output).
+
+Modules, from the bottom up: :mod:`~dhstat.stats.priors` (prior rules), :mod:`~dhstat.stats._core`
+(Poisson kernels); the window model: :mod:`~dhstat.stats.specs` (one-bin workspaces),
+:mod:`~dhstat.stats.nodes` (quadrature nodes), :mod:`~dhstat.stats.model` (the window set);
+the generic model: :mod:`~dhstat.stats.generic`; the Bayesian results:
+:mod:`~dhstat.stats.single_bin`, :mod:`~dhstat.stats.window_bayes`,
+:mod:`~dhstat.stats.generic_bayes` (all re-exported by :mod:`~dhstat.stats.bayes`);
+:mod:`~dhstat.stats.significance`; and the stage: :mod:`~dhstat.stats.scan`. This package imports
+none of them itself, so that ``import dhstat.stats`` stays cheap.
 
 References: the hybrid (prior-predictive) p-value of Cousins and Highland, NIM A 320 (1992) 331;
 Bayes factors after Kass and Raftery, JASA 90 (1995) 773; the flat-prior limit without

@@ -168,7 +168,7 @@ def _finite_tree(node: Any, where: str, source: str) -> None:
 
 def check_spec(spec: Any, source: str) -> None:
     """Check a workspace document: pyhf-valid, finite, observations for all channels, one POI."""
-    import pyhf
+    import pyhf  # local import: start-up time
 
     if not isinstance(spec, dict):
         raise InputError(source, "(top level)", "a pyhf workspace (JSON object)")
@@ -242,7 +242,7 @@ class GenericModel:
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any], *, source: str = "<workspace>") -> GenericModel:
         """Prepare a workspace document (checked with :func:`check_spec`)."""
-        import pyhf
+        import pyhf  # local import: start-up time
 
         check_spec(spec, source)
         with quiet_pyhf():
@@ -312,7 +312,7 @@ class GenericModel:
 
     def rates(self, values: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """S and B per bin at nuisance values (k, n_priors): two arrays of shape (k, bins)."""
-        import pyhf
+        import pyhf  # local import: start-up time
 
         k = values.shape[0]
         chunk = 8192

@@ -30,9 +30,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from dhstat import workspace
 from dhstat.errors import InputError
+from dhstat.jsonio import sha256_file
 from dhstat.parallel import Executor
-from dhstat.stats import bayes, priors, significance
+from dhstat.provenance import provenance
+from dhstat.stats import priors, significance, window_bayes
 from dhstat.stats.model import WindowSet
 
 __all__ = ["ScanResult", "ScanSettings", "WindowInfo", "read_windows", "scan"]
@@ -122,8 +125,8 @@ class ScanResult:
     p_value: NDArray[np.float64]
     z: NDArray[np.float64]
     bayes_factor: NDArray[np.float64]
-    flat: bayes.WindowLimits
-    log_prior: bayes.WindowLimits
+    flat: window_bayes.WindowLimits
+    log_prior: window_bayes.WindowLimits
     flagged: NDArray[np.bool_]
 
     def summary(self) -> dict[str, Any]:
@@ -156,10 +159,6 @@ class ScanResult:
 
     def to_dict(self, *, config_digest: str = "") -> dict[str, Any]:
         """The ``results.json`` document (schema ``scan``)."""
-        import pyhf
-
-        from dhstat import __version__
-
         w, s, info = self.windows, self.settings, self.info
         lumi = info.luminosity_fb
         rows = []
@@ -209,13 +208,12 @@ class ScanResult:
             "windows": rows,
             "summary": self.summary(),
             "window_model": w.to_dict(),
-            "provenance": {
-                "source": info.source,
-                "index_sha256": info.index_sha256,
-                "config_digest": config_digest,
-                "dhstat_version": __version__,
-                "pyhf_version": pyhf.__version__,
-            },
+            "provenance": provenance(
+                pyhf=True,
+                source=info.source,
+                index_sha256=info.index_sha256,
+                config_digest=config_digest,
+            ),
         }
 
 
@@ -244,8 +242,8 @@ def _compute(task: tuple[WindowSet, ScanSettings]) -> tuple[NDArray[np.float64],
     """p, B10, flat limit, flat limit at the check, flat flag, log limit for a chunk of windows."""
     windows, settings = task
     p = significance.hybrid_pvalue(windows, windows.n[:, None])[:, 0]
-    bf = bayes.window_bayes_factors(windows, sigma_max=settings.sigma_max)
-    flat = bayes.window_upper_limits(
+    bf = window_bayes.window_bayes_factors(windows, sigma_max=settings.sigma_max)
+    flat = window_bayes.window_upper_limits(
         windows,
         cl=settings.cl,
         prior="flat",
@@ -253,7 +251,7 @@ def _compute(task: tuple[WindowSet, ScanSettings]) -> tuple[NDArray[np.float64],
         check_factor=settings.sigma_max_check_factor,
         tolerance=settings.sigma_max_tolerance,
     )
-    log_limits = bayes.window_upper_limits(
+    log_limits = window_bayes.window_upper_limits(
         windows,
         cl=settings.cl,
         prior="log",
@@ -308,8 +306,8 @@ def scan(
     flags = dependent.astype(bool)
     if flags.any():
         log.warning("%d of %d flat-prior limits depend on sigma_max", int(flags.sum()), count)
-    flat = bayes.WindowLimits(flat_ul, flags, at_check, settings.cl, "flat", smax, None)
-    log_limits = bayes.WindowLimits(
+    flat = window_bayes.WindowLimits(flat_ul, flags, at_check, settings.cl, "flat", smax, None)
+    log_limits = window_bayes.WindowLimits(
         log_ul,
         np.zeros(count, dtype=bool),
         np.full(count, np.nan),
@@ -336,13 +334,9 @@ def read_windows(
     Raises:
         InputError: missing files, digests that differ from the index, invalid workspaces.
     """
-    from dhstat.jsonio import sha256_file
-
     target = Path(path)
     index_path = target if target.is_file() else target / "index.json"
     if index_path.is_file():
-        from dhstat import workspace
-
         folder = index_path.parent
         wset = workspace.read_set(folder)
         entries = wset.index["windows"]

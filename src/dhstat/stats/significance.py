@@ -31,7 +31,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
 from dhstat.errors import InputError
-from dhstat.stats import _core, bayes, priors
+from dhstat.stats import _core, generic_bayes, priors
 from dhstat.stats.generic import GenericModel, Settings, quiet_pyhf
 from dhstat.stats.model import WindowSet
 
@@ -175,7 +175,7 @@ def asymptotic_significance(workspace: GenericModel | dict[str, Any]) -> tuple[f
         >>> round(z, 6) == round(math.sqrt(2 * (10 * math.log(10 / 3) - 7)), 6)
         True
     """
-    import pyhf
+    import pyhf  # local import: start-up time
 
     model = workspace if isinstance(workspace, GenericModel) else GenericModel.from_spec(workspace)
     with quiet_pyhf():
@@ -223,7 +223,7 @@ def significance(
     if method not in ("hybrid", "asymptotic"):
         raise InputError(model.source, "method", "hybrid or asymptotic", got=method)
     smax = float(sigma_max) if sigma_max is not None else model.sigma_max
-    bf, bf_error = bayes.bayes_factor(model, sigma_max=smax, settings=settings)
+    bf, bf_error = generic_bayes.bayes_factor(model, sigma_max=smax, settings=settings)
     if method == "hybrid":
         p, p_error, integration = _hybrid_generic(model, settings)
         z = float(_core.z_of_p(np.array(p)))

@@ -1,0 +1,250 @@
+"""Bayes factors and Bayesian upper limits of a whole window set at once (the scan's path).
+
+The windows are grouped by their quadrature rule (:meth:`dhstat.stats.model.WindowSet.nodes`) and
+each group is evaluated in row chunks with the single-bin kernels of :mod:`dhstat.stats.single_bin`
+(see :mod:`dhstat.stats.bayes` for the formulae and the sigma_max-dependence check).
+
+Example:
+    >>> from dhstat.stats.model import WindowSet, window_spec
+    >>> ws = WindowSet.from_specs([window_spec(n=0, signal=1.0, backgrounds={"b": 0.0})])
+    >>> round(float(window_upper_limits(ws, cl=0.9).upper_limit[0]), 4)  # ln(10)
+    2.3026
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from dhstat.errors import InputError
+from dhstat.stats import _core, single_bin
+from dhstat.stats.model import NodeSet, WindowSet
+from dhstat.stats.single_bin import Prior
+
+__all__ = ["WindowLimits", "window_bayes_factors", "window_upper_limits"]
+
+# the logger of dhstat.stats.bayes, where these functions lived: log records keep their name
+log = logging.getLogger("dhstat.stats.bayes")
+
+Array = NDArray[np.float64]
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+@dataclass(frozen=True, slots=True)
+class WindowLimits:
+    """Upper limits of a whole window set.
+
+    Attributes:
+        upper_limit: Limit per window, shape (W,) (NaN where the likelihood vanishes on the range).
+        sigma_max_dependent: Flag per window (flat prior only; False for log).
+        limit_at_check: Flat limit with ``check_factor * sigma_max`` (NaN for log).
+        cl: Credibility level.
+        prior: ``"flat"`` or ``"log"``.
+        sigma_max: Upper end of the prior per window.
+        sigma_min: Lower end of the log prior (``None`` for flat).
+    """
+
+    upper_limit: Array
+    sigma_max_dependent: NDArray[np.bool_]
+    limit_at_check: Array
+    cl: float
+    prior: str
+    sigma_max: Array
+    sigma_min: float | None
+
+
+def _chunks(group: NodeSet, budget: int = 4_000_000) -> list[NDArray[np.int64]]:
+    m, k = group.signal.shape
+    size = max(1, budget // max(k, 1))
+    return [np.arange(i, min(i + size, m)) for i in range(0, m, size)]
+
+
+def _log_chunks(group: NodeSet, budget: int = 4_000_000) -> list[NDArray[np.int64]]:
+    """Row chunks of similar j-range for the log-prior series."""
+    j_lo, j_hi = _core._j_range(group.n.astype(np.float64), group.background)
+    span = np.minimum(j_hi - j_lo + 1, 64).astype(np.int64)
+    order = np.argsort(span, kind="stable")
+    k = group.signal.shape[1]
+    chunks: list[NDArray[np.int64]] = []
+    start = 0
+    while start < order.size:
+        stop = start + 1
+        while stop < order.size and (stop - start + 1) * k * span[order[stop]] <= budget:
+            stop += 1
+        chunks.append(order[start:stop])
+        start = stop
+    return chunks
+
+
+def window_bayes_factors(windows: WindowSet, *, sigma_max: float | None = None) -> Array:
+    """Bayes factor B10 of every window (flat prior on [0, sigma_max]).
+
+    Args:
+        windows: The window set.
+        sigma_max: Prior range (default: each workspace's POI upper bound).
+
+    Returns:
+        B10 per window, shape (W,) (inf where the background-only likelihood vanishes).
+
+    Example:
+        >>> from dhstat.stats.model import WindowSet, window_spec
+        >>> ws = WindowSet.from_specs([window_spec(n=3, signal=1.0, backgrounds={"b": 1.0})])
+        >>> from scipy import stats
+        >>> ref = (stats.poisson.cdf(3, 1) - stats.poisson.cdf(3, 101)) / (100 * stats.poisson.pmf(3, 1))
+        >>> bool(abs(window_bayes_factors(ws)[0] / ref - 1) < 1e-10)
+        True
+    """
+    smax_all = _sigma_max(windows, sigma_max)
+    out = np.empty(len(windows))
+    for group in windows.nodes():
+        for rows in _chunks(group):
+            r = group.rows[rows]
+            logbf = single_bin.log_bayes_factor_nodes(
+                group.n[rows].astype(np.float64),
+                group.signal[rows],
+                group.background[rows],
+                group.weight[rows],
+                smax_all[r],
+            )
+            with np.errstate(over="ignore"):
+                out[r] = np.exp(logbf)
+    return out
+
+
+def _sigma_max(windows: WindowSet, sigma_max: float | None) -> Array:
+    if sigma_max is None:
+        return windows.sigma_max.astype(np.float64)
+    if not sigma_max > 0:
+        raise InputError(None, "sigma_max", "a positive number", got=sigma_max)
+    return np.full(len(windows), float(sigma_max))
+
+
+def _checked_range(
+    windows: WindowSet, cl: float, prior: Prior, sigma_max: float | None, sigma_min: float
+) -> Array:
+    """Check the arguments of :func:`window_upper_limits`; sigma_max per window."""
+    if not 0 < cl < 1:
+        raise InputError(None, "cl", "a credibility level in (0, 1)", got=cl)
+    if prior not in ("flat", "log"):
+        raise InputError(None, "prior", "flat or log", got=prior)
+    smax_all = _sigma_max(windows, sigma_max)
+    if prior == "log" and not (0 < sigma_min < smax_all.min()):
+        raise InputError(None, "sigma_min", "0 < sigma_min < sigma_max", got=sigma_min)
+    return smax_all
+
+
+def _flat_rows(
+    n: Array,
+    s: Array,
+    b: Array,
+    w: Array,
+    cl: float,
+    smax: Array,
+    check_factor: float,
+    tolerance: float,
+    *,
+    check: bool,
+) -> tuple[Array, Array | None]:
+    """Flat limits of a chunk of rows, and the limits at ``check_factor * smax`` (if ``check``)."""
+    limit, total, edge = single_bin.flat_limit_total(n, s, b, w, cl, smax)
+    if not check:
+        return limit, None
+    at_check = limit.copy()
+    # the check is needed only where the posterior mass between sigma_max and
+    # factor * sigma_max can matter; for posteriors falling at least like
+    # 1/sigma that mass is <= m(sigma_max) sigma_max ln(factor)
+    edge = edge * smax
+    with np.errstate(divide="ignore", invalid="ignore"):
+        need = ~(edge * math.log(check_factor) < 1e-3 * tolerance * total)
+    if need.any():
+        k = np.flatnonzero(need)
+        at_check[k] = single_bin.flat_limit_nodes(
+            n[k], s[k], b[k], w[k], cl, check_factor * smax[k]
+        )
+    return limit, at_check
+
+
+def _dependent(
+    limit: Array, at_check: Array, tolerance: float, check_factor: float
+) -> NDArray[np.bool_]:
+    """Flat limits that move by more than ``tolerance`` in the sigma_max check (logged)."""
+    with np.errstate(invalid="ignore"):
+        dependent: NDArray[np.bool_] = np.abs(at_check / limit - 1.0) > tolerance
+    if dependent.any():
+        log.warning(
+            "%d of %d flat-prior limits depend on sigma_max (move by > %.3g when sigma_max is "
+            "multiplied by %g)",
+            int(dependent.sum()),
+            limit.size,
+            tolerance,
+            check_factor,
+        )
+    return dependent
+
+
+def window_upper_limits(
+    windows: WindowSet,
+    *,
+    cl: float = 0.9,
+    prior: Prior = "flat",
+    sigma_max: float | None = None,
+    sigma_min: float = 0.5,
+    check_factor: float = 10.0,
+    tolerance: float = 0.01,
+    check: bool = True,
+) -> WindowLimits:
+    """Bayesian upper limits of every window.
+
+    Args:
+        windows: The window set.
+        cl: Credibility level.
+        prior: ``"flat"`` (default) or ``"log"`` (flat in ln sigma on [sigma_min, sigma_max]).
+        sigma_max: Prior range (default: each workspace's POI upper bound).
+        sigma_min: Lower end of the log prior.
+        check_factor: The sigma_max-dependence check multiplies sigma_max by this (flat prior).
+        tolerance: Flag limits that move by more than this fraction in that check.
+        check: Run the sigma_max-dependence check (flat prior).
+
+    Example:
+        >>> from dhstat.stats.model import WindowSet, window_spec
+        >>> ws = WindowSet.from_specs([window_spec(n=5, signal=2.0, backgrounds={"b": 0.0})])
+        >>> round(float(window_upper_limits(ws, cl=0.95).upper_limit[0] * 2.0), 2)  # PDG: 10.51
+        10.51
+    """
+    smax_all = _checked_range(windows, cl, prior, sigma_max, sigma_min)
+    limit = np.full(len(windows), np.nan)
+    at_check = np.full(len(windows), np.nan)
+    for group in windows.nodes():
+        chunks = _chunks(group) if prior == "flat" else _log_chunks(group)
+        for rows in chunks:
+            r = group.rows[rows]
+            n = group.n[rows].astype(np.float64)
+            s, b, w = group.signal[rows], group.background[rows], group.weight[rows]
+            if prior == "flat":
+                limit[r], checked = _flat_rows(
+                    n, s, b, w, cl, smax_all[r], check_factor, tolerance, check=check
+                )
+                if checked is not None:
+                    at_check[r] = checked
+            else:
+                smin = np.full(r.size, float(sigma_min))
+                limit[r] = single_bin.log_limit_nodes(n, s, b, w, cl, smin, smax_all[r])
+    dependent = np.zeros(len(windows), dtype=bool)
+    if prior == "flat" and check:
+        dependent = _dependent(limit, at_check, tolerance, check_factor)
+    return WindowLimits(
+        upper_limit=limit,
+        sigma_max_dependent=dependent,
+        limit_at_check=at_check,
+        cl=cl,
+        prior=prior,
+        sigma_max=smax_all,
+        sigma_min=float(sigma_min) if prior == "log" else None,
+    )

@@ -1,0 +1,60 @@
+"""Tests of dhstat.windows.fit: the two-Gaussian ellipse fit and its gradient."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from dhstat import windows
+from dhstat.windows.fit import _nll, _nll_grad
+
+
+def test_fit_recovers_two_gaussian_parameters(rng: np.random.Generator) -> None:
+    n = 20_000
+    mu = np.array([3.0, 25.0])
+    s_core, s_tail, rho, f = np.array([0.3, 0.05]), np.array([0.9, 0.12]), -0.7, 0.65
+    core = rng.random(n) < f
+    sig = np.where(core[:, None], s_core, s_tail)
+    z1 = rng.standard_normal(n)
+    z2 = rho * z1 + math.sqrt(1 - rho * rho) * rng.standard_normal(n)
+    x = mu[0] + sig[:, 0] * z1
+    y = mu[1] + sig[:, 1] * z2
+    fit, cov = windows.fit_ellipse(x, y)
+    assert fit["fit_status"] == "ok"
+    assert fit["center"] == pytest.approx(mu, abs=0.02)
+    assert fit["sigma_core"] == pytest.approx(s_core, rel=0.05)
+    assert fit["sigma_tail"] == pytest.approx(s_tail, rel=0.05)
+    assert fit["rho"] == pytest.approx(rho, abs=0.02)
+    assert fit["core_fraction"] == pytest.approx(f, abs=0.04)
+    c1 = np.outer(s_core, s_core) * np.array([[1, rho], [rho, 1]])
+    c2 = np.outer(s_tail, s_tail) * np.array([[1, rho], [rho, 1]])
+    assert cov == pytest.approx(f * c1 + (1 - f) * c2, rel=0.06)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [(0.1, -0.2, 0.7, 0.6, 1.8, 1.5, -0.4, 0.6), (0.0, 0.3, 0.3, 0.4, 2.0, 2.5, 0.3, 0.95)],
+)
+def test_analytic_gradient_of_the_fit_matches_finite_differences(
+    rng: np.random.Generator, params: tuple[float, ...]
+) -> None:
+    x = rng.normal(size=2000)
+    y = -0.5 * x + 0.8 * rng.normal(size=2000)
+    grad = _nll_grad(params, x, y)
+    for i in range(8):
+        h = 1e-6
+        up, down = list(params), list(params)
+        up[i] += h
+        down[i] -= h
+        numeric = (_nll(up, x, y) - _nll(down, x, y)) / (2 * h)
+        assert grad[i] == pytest.approx(numeric, rel=1e-5, abs=1e-4), i
+
+
+def test_fit_of_degenerate_sample_is_reported_not_dropped() -> None:
+    x = np.zeros(100)
+    y = np.ones(100)
+    fit, _ = windows.fit_ellipse(x, y)
+    assert fit["fit_status"] in windows.FIT_STATUSES
+    assert all(math.isfinite(v) for v in fit["center"])
