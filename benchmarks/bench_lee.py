@@ -7,19 +7,34 @@ pyhf's toy rate for ONE window (about 115 toys/s with pyhf 0.7.6 as measured for
 toy calculator fails on NumPy 2.4, so it cannot be re-run here): compared as window-toys per second.
 
     python benchmarks/bench_lee.py [--toys N] [--workers K] [--mc-points M]
+
+With ``--checkpoint-overhead`` it measures instead what the run's checkpoint costs
+(:func:`dhstat.lee.run_checkpointed`, one JSON line appended per batch) at ``--toys`` toys (use
+1000000) on a small search (``--side`` x ``--side`` windows, default 5 x 5, so that 1e6 toys take
+about a minute): the same toys without a checkpoint are the baseline, measured in the same
+process; the time spent inside the checkpoint callbacks is measured directly as well; and the
+former checkpoint (the whole file rewritten after every batch) is run for comparison.
+
+    python benchmarks/bench_lee.py --checkpoint-overhead --toys 1000000 [--side 5]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
+import tempfile
 import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from _machine import machine
 
-from dhstat import lee, parallel
+from dhstat import jsonio, lee, parallel
+from dhstat.lee import checkpoint as checkpoints
 
 PYHF_TOYS_PER_S = 115.0  # one window, pyhf 0.7.6 (from the issue; not re-runnable on NumPy 2.4)
 
@@ -76,6 +91,112 @@ def realistic_search(n_side: int = 95, mc_points: int = 300_000, seed: int = 1):
     return cells, b_window, centres, relative
 
 
+class _Clock:
+    """Wall and CPU seconds of a block."""
+
+    def __init__(self) -> None:
+        self.wall = self.cpu = 0.0
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        w0, c0 = time.perf_counter(), cpu_seconds()
+        try:
+            yield
+        finally:
+            self.wall += time.perf_counter() - w0
+            self.cpu += cpu_seconds() - c0
+
+
+@contextlib.contextmanager
+def _timed_callbacks(clock: _Clock) -> Iterator[None]:
+    """Time every ``on_batch`` call that :func:`dhstat.lee.run_checkpointed` makes."""
+    original = checkpoints.run_toys
+
+    def wrapped(*args: Any, on_batch: Callable[..., None] | None = None, **kwargs: Any) -> Any:
+        def timed(results: Any) -> None:
+            with clock():
+                assert on_batch is not None
+                on_batch(results)
+
+        return original(*args, on_batch=timed, **kwargs)
+
+    checkpoints.run_toys = wrapped  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        checkpoints.run_toys = original
+
+
+def _rewrite_every_batch(path: Path, head: dict[str, Any]) -> Callable[[dict[int, Any]], None]:
+    """The former checkpoint: the whole part document rewritten (atomically) after each batch."""
+    cache: dict[int, str] = {}
+
+    def save(results: dict[int, Any]) -> None:
+        for index, result in results.items():
+            if index not in cache:
+                cache[index] = jsonio.dumps(result.to_dict(), indent=None).strip()
+        text = jsonio.dumps(head, indent=None).strip()[:-1]
+        text += ',"batches":[' + ",".join(cache[i] for i in sorted(results)) + "]}\n"
+        with jsonio.atomic_path(path) as temporary:
+            temporary.write_text(text, encoding="utf-8")
+
+    return save
+
+
+def checkpoint_overhead(n_toys: int, side: int, batch_size: int, skip_rewrite: bool) -> None:
+    """Toys without a checkpoint, with the appended checkpoint, and with the former rewrite."""
+    cells, b, centres, relative = realistic_search(n_side=side, mc_points=80 * side * side)
+    model = lee.build_toy_model(
+        b, cells, pvalue=lee.poisson_pvalue, centres=centres, relative_windows=relative,
+        gv_toys=200, batch_size=batch_size,
+    )  # fmt: skip
+    head = lee.run_header(
+        model, n_toys=n_toys, seed=7, z_local=3.0, window=0,
+        window_ids=list(range(model.n_windows)), systematics=["a", "b"],
+        inputs={"scan": "0" * 64, "counts": "1" * 64},
+    )  # fmt: skip
+    n_batches = -(-n_toys // batch_size)
+    print(
+        f"checkpoint overhead: {n_toys} toys in {n_batches} batches of {batch_size}, "
+        f"{model.n_windows} windows, {cells.n_cells} cells, systematics and MC statistics "
+        f"smeared, {model.gv_toys} Gross-Vitells toys; one process"
+    )
+    folder = Path(tempfile.mkdtemp())
+    plain, appended, inside, rewrite = _Clock(), _Clock(), _Clock(), _Clock()
+    with plain():
+        reference = lee.run_toys(model, n_toys=n_toys, seed=7)
+    path = checkpoints.checkpoint_path(folder, head)
+    with appended(), _timed_callbacks(inside):
+        results = lee.run_checkpointed(model, head, checkpoint=path)
+    same = all(np.array_equal(results[i].max_z, reference[i].max_z) for i in reference)
+    size = path.stat().st_size
+    resume = _Clock()
+    with resume():
+        lee.run_checkpointed(model, head, checkpoint=path)  # every batch read back, none rerun
+    print(
+        f"  no checkpoint:         {plain.wall:8.2f} s wall, {plain.cpu:8.2f} s CPU (baseline)\n"
+        f"  appended checkpoint:   {appended.wall:8.2f} s wall, {appended.cpu:8.2f} s CPU; "
+        f"ratio {appended.wall / plain.wall:.3f} wall, {appended.cpu / plain.cpu:.3f} CPU; "
+        f"identical toys: {same}\n"
+        f"    inside the {n_batches} checkpoint callbacks: {inside.wall:.2f} s wall "
+        f"({100 * inside.wall / plain.wall:.2f} % of the baseline), {inside.cpu:.2f} s CPU; "
+        f"{1e3 * inside.wall / n_batches:.2f} ms per batch\n"
+        f"    checkpoint file {size / 1e6:.1f} MB; resuming from it (all batches done): "
+        f"{resume.wall:.2f} s"
+    )
+    if not skip_rewrite:
+        save = _rewrite_every_batch(folder / "rewrite.json", {"run": head.to_dict()})
+        with rewrite():
+            lee.run_toys(model, n_toys=n_toys, seed=7, on_batch=save)
+        print(
+            f"  former checkpoint (file rewritten after every batch): {rewrite.wall:.2f} s wall, "
+            f"{rewrite.cpu:.2f} s CPU; ratio {rewrite.wall / plain.wall:.3f} wall"
+        )
+    for stale in folder.iterdir():
+        stale.unlink()
+    folder.rmdir()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--toys", type=int, default=20_000)
@@ -85,8 +206,17 @@ def main() -> None:
     parser.add_argument(
         "--table-windows", type=int, default=0, help="tabulate ~N windows only (0: all)"
     )
+    parser.add_argument("--checkpoint-overhead", action="store_true")
+    parser.add_argument("--side", type=int, default=5, help="--checkpoint-overhead: side x side")
+    parser.add_argument(
+        "--skip-rewrite", action="store_true", help="--checkpoint-overhead: not the former one"
+    )
     args = parser.parse_args()
     print(f"machine: {machine()}")
+    if args.checkpoint_overhead:
+        checkpoint_overhead(args.toys, args.side, args.batch_size, args.skip_rewrite)
+        print(f"machine after: {machine()}")
+        return
     t0 = time.perf_counter()
     cells, b, centres, relative = realistic_search(mc_points=args.mc_points)
     t_search = time.perf_counter() - t0

@@ -98,3 +98,66 @@ def test_small_analysis_end_to_end(tmp_path: Path) -> None:
     settings = report.ReportSettings.from_config(cfg)
     archive = publish.build_submission(outdir, settings, tmp_path / "submission.tar.gz")
     assert publish.validate_archive(archive) == []
+
+
+def test_select_reads_only_visible_ntuples(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dhstat import rundir, stages
+
+    folder = tmp_path / "ntuples"
+    folder.mkdir()
+    for name in ("mc_mumu.root", "data.root", ".data.root.ab12cd34.part.root", "notes.txt"):
+        (folder / name).write_text("x")
+    seen: list[list[Path]] = []
+    monkeypatch.setattr(stages, "select", lambda cfg, inputs, **kw: seen.append(list(inputs)))
+    select = next(s for s in analysis.analysis_stages() if s.name == "select")
+    select.function(config.load(), {rundir.NTUPLES: folder}, tmp_path, None, pipeline.no_progress)
+    assert seen == [[folder / "data.root", folder / "mc_mumu.root"]]
+
+
+def test_simulate_replaces_the_ntuples_folder_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dhstat import stages
+
+    def fake(cfg: Any, directory: Path, **kw: Any) -> None:
+        (directory / "data.root").write_text(str(cfg["run"]["seed"]))
+        if cfg["run"]["seed"] == 3:
+            raise KeyboardInterrupt  # killed half-way
+
+    monkeypatch.setattr(stages, "simulate", fake)
+    simulate = next(s for s in analysis.analysis_stages() if s.name == "simulate")
+    old = tmp_path / "ntuples"
+    old.mkdir()
+    (old / "stale.root").write_text("from an older run")
+    simulate.function(config.loads("[run]\nseed = 2\n"), {}, tmp_path, None, pipeline.no_progress)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ntuples"]
+    assert sorted(p.name for p in old.iterdir()) == ["data.root"]
+    with pytest.raises(KeyboardInterrupt):
+        simulate.function(
+            config.loads("[run]\nseed = 3\n"), {}, tmp_path, None, pipeline.no_progress
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ntuples"]
+    assert (old / "data.root").read_text() == "2"  # the folder of the last complete run, intact
+
+
+def test_cli_run_on_a_locked_directory_says_so_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import fcntl
+    import os
+
+    from dhstat.cli import main
+
+    handle = os.open(tmp_path / ".lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        with pytest.raises(SystemExit) as exit_info:
+            main(["run", "--output", str(tmp_path), "--workers", "1"])
+    finally:
+        os.close(handle)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ")
+    assert err.count("\n") == 1
+    assert str(tmp_path / ".lock") in err
+    assert "locked" in err

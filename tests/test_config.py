@@ -111,3 +111,94 @@ def test_mass_point_beyond_the_kinematic_limit_is_rejected() -> None:
         "inj.toml: simulation.injection.ma + simulation.injection.mh: expected M_A' + M_h' < sqrt(s)"
     )
     config.loads("[simulation.injection]\nma = 7.0\nmh = 3.0\n", source="ok.toml")
+
+
+# ------------------------------------------------------------------ issue 17: checks at load
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("[dataset]\nluminosity_fb = nan\n", "dataset.luminosity_fb"),
+        ("[stats]\ncl = nan\n", "stats.cl"),
+        ("[stats]\nsigma_max = inf\n", "stats.sigma_max"),
+        ("[beams]\ne_her = -inf\n", "beams.e_her"),
+        ("[systematics.window_offset]\nsignal = [0.05, nan, 0.016, 0.016, 0.03]\n",
+         "systematics.window_offset.signal[1]"),
+        ("[[interpretation.resonances]]\nname = 'x'\nmass_gev = nan\nwidth_gev = 1e-4\n",
+         "interpretation.resonances[0].mass_gev"),
+    ],
+)  # fmt: skip
+def test_every_number_must_be_finite(text: str, field: str) -> None:
+    with pytest.raises(InputError) as info:
+        config.loads(text, source="bad.toml")
+    assert str(info.value).startswith(f"bad.toml: {field}: expected a finite number, got ")
+
+
+def test_integers_beyond_64_bits_are_refused() -> None:
+    with pytest.raises(InputError, match=r"bad\.toml: run\.seed: expected an integer within 64"):
+        config.loads(f"[run]\nseed = {2**63}\n", source="bad.toml")
+    assert config.loads(f"[run]\nseed = {2**63 - 1}\n")["run"]["seed"] == 2**63 - 1
+
+
+def test_every_min_max_pair_of_the_default_is_ordered_and_checked() -> None:
+    """Each ``<x>_min`` / ``<x>_max`` pair of the configuration: swapping its values is an error."""
+    default = config.load().to_dict()
+    pairs = []
+    for table, content in default.items():
+        stack: list[tuple[str, dict[str, object]]] = [(table, content)]
+        while stack:
+            path, node = stack.pop()
+            for key, value in node.items():
+                if isinstance(value, dict):
+                    stack.append((f"{path}.{key}", value))
+                partner = "_".join("max" if t == "min" else t for t in key.split("_"))
+                if "min" in key.split("_") and partner in node:
+                    pairs.append((path, key, partner, value, node[partner]))
+    # the pairs the issue names are among them
+    names = {f"{path}.{key}" for path, key, *_ in pairs}
+    assert {"stats.sigma_min", "grid.ma_min", "detector.tracking.theta_min"} <= names
+    assert len(pairs) >= 12
+    for path, low, high, low_value, high_value in pairs:
+        table, *inner = path.split(".")
+        header = f"[{'.'.join([table, *inner])}]"
+        swapped = f"{header}\n{low} = {high_value!r}\n{high} = {low_value!r}\n"
+        with pytest.raises(InputError) as info:
+            config.loads(swapped.replace("True", "true"), source="swap.toml")
+        assert str(info.value).startswith(f"swap.toml: {path}.{low}: expected "), swapped
+
+
+def test_sigma_max_times_the_check_factor_stays_finite() -> None:
+    with pytest.raises(InputError, match=r"x\.toml: stats\.sigma_max: expected a value that stays"):
+        config.loads("[stats]\nsigma_max = 1e308\n", source="x.toml")
+    assert config.loads("[stats]\nsigma_max = 1e300\n")["stats"]["sigma_max"] == 1e300
+
+
+def test_intervals_and_systematics_nodes_are_checked() -> None:
+    with pytest.raises(InputError, match=r"detector\.ecl\.barrel: expected an interval"):
+        config.loads("[detector.ecl]\nbarrel = [130.0, 32.2]\n", source="x.toml")
+    regions = (
+        "[[selection.macroregions.regions]]\nname = 'r'\ndominant = 'mumu'\n"
+        "mmumu = [1.0, 2.0]\nmrecoil = [3.0, 3.0]\n"
+    )
+    with pytest.raises(InputError, match=r"regions\[0\]\.mrecoil: expected an interval"):
+        config.loads(regions, source="x.toml")
+    with pytest.raises(InputError, match=r"mass_resolution\.signal: expected as many values"):
+        config.loads("[systematics.mass_resolution]\nsignal = [0.01]\n", source="x.toml")
+    with pytest.raises(InputError, match=r"mass_resolution\.ma_gev: expected strictly increasing"):
+        config.loads(
+            "[systematics.mass_resolution]\nma_gev = [1.0, 1.0]\nsignal = [0.1, 0.2]\n",
+            source="x.toml",
+        )
+
+
+def test_non_utf8_and_deeply_nested_files(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.toml"
+    path.write_bytes("[run]\n# Müller\nseed = 1\n".encode("latin-1"))
+    with pytest.raises(InputError) as info:
+        config.load(path)
+    assert str(info.value) == f"{path}: byte 9: expected UTF-8 text, got b'\\xfc'"
+    with pytest.raises(InputError, match=r"\(syntax\): expected TOML nested less deeply"):
+        config.loads("a = " + "[" * 5000 + "]" * 5000, source="deep.toml")
+    with pytest.raises(InputError, match=r"\(file\): expected a configuration file, not a folder"):
+        config.load(tmp_path)

@@ -84,3 +84,49 @@ def test_input_error_survives_pickling() -> None:
         "an existing branch",
         "nothing",
     )
+
+
+# ------------------------------------------------------------------ issue 17: reading
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "got"),
+    [
+        (b'{"a": "caf\xe9"}', "byte 10", "b'\\xe9'"),  # Latin-1
+        (b"\xff\xfe{\x00}\x00", "byte 0", "b'\\xff'"),  # UTF-16
+        (b'{"a": 1}\xc3', "byte 8", "b'\\xc3'"),  # a truncated two-byte sequence at the end
+    ],
+)
+def test_non_utf8_json_names_the_byte(tmp_path: Path, data: bytes, field: str, got: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_bytes(data)
+    with pytest.raises(InputError) as info:
+        jsonio.read_json(path)
+    assert str(info.value) == f"{path}: {field}: expected UTF-8 text, got {got}"
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "fragment"),
+    [
+        ('{"a": 1e999}', "(value)", "finite numbers, got '1e999'"),
+        ('{"a": -1e400}', "(value)", "finite numbers, got '-1e400'"),
+        ('{"a": Infinity}', "(value)", "finite numbers, got 'Infinity'"),
+        ("[" * 50_000 + "]" * 50_000, "(top level)", "JSON nested less deeply"),
+        ('{"a": ' + "9" * 5000 + "}", "(number)", "digits"),
+        ("\ufeff{}", "line 1 column 1", "valid JSON"),
+    ],
+)
+def test_json_that_python_cannot_hold(text: str, field: str, fragment: str) -> None:
+    with pytest.raises(InputError) as info:
+        jsonio.loads_json(text, source="x.json")
+    message = str(info.value)
+    assert message.startswith(f"x.json: {field}: expected ")
+    assert fragment in message
+    assert "\n" not in message
+
+
+def test_read_text_of_a_folder(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"\(file\): expected a file, not a folder"):
+        jsonio.read_json(tmp_path)
+    with pytest.raises(InputError, match="expected an existing workspace"):
+        jsonio.read_text(tmp_path / "missing.json", what="workspace")

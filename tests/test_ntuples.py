@@ -13,6 +13,7 @@ import uproot
 
 from dhstat import ntuples
 from dhstat.errors import InputError
+from dhstat.jsonio import dumps
 
 
 def _events(n: int, rng: np.random.Generator) -> dict[str, object]:
@@ -116,6 +117,43 @@ def test_write_chunks_streams(tmp_path: Path, rng: np.random.Generator) -> None:
     assert ntuples.write_chunks(path, "events", iter(parts), {"a": 1}) == 150
     back = ntuples.read_tree(path, "events", ["weight", "gam_E"])
     assert back["weight"] == pytest.approx(np.concatenate([p["weight"] for p in parts]))
+
+
+def test_reproducible_file_has_the_structure_of_a_plain_uproot_file(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    """Fixed UUIDs and dates change nothing else: same objects, streamers, types and baskets."""
+    events = _events(120_000, rng)
+    ours = tmp_path / "ours.root"
+    ntuples.write_trees(ours, {"events": events}, {"process": "mumu"})
+    plain = tmp_path / "uproot_.root"  # as long as the name ours stores, "dynamic.root"
+    prepared = ntuples._prepare(events)
+    with uproot.recreate(plain) as handle:  # what ntuples wrote before issue 17
+        tree = handle.mktree(
+            "events",
+            ntuples._types(prepared),
+            counter_name=ntuples._counter,
+            field_name=ntuples._field,
+        )
+        ntuples._extend(tree, prepared)
+        handle[ntuples.METADATA_KEY] = dumps({"process": "mumu"}, indent=None)
+
+    def structure(path: Path) -> tuple[object, ...]:
+        with uproot.open(path) as handle:
+            tree = handle["events"]
+            return (
+                handle.classnames(),
+                sorted((s.name, s.class_version) for s in handle.file.streamers_named(None)),
+                {b.name: (b.typename, b.num_baskets, b.entry_offsets) for b in tree.branches},
+                handle.file.fVersion,
+                handle.file.uuid.version,
+            )
+
+    mine, theirs = structure(ours), structure(plain)
+    assert mine[:4] == theirs[:4]
+    assert (mine[4], theirs[4]) == (5, 1)  # name-based UUID instead of uproot's time-based one
+    assert ours.stat().st_size == plain.stat().st_size  # same layout
+    assert ntuples.read_tree(ours, "events")["trk_px"].tolist() == events["trk_px"].tolist()
 
 
 def _peak_while_iterating(path: Path, step: int) -> int:

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import fcntl
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -154,3 +158,84 @@ def test_code_change_of_a_stage_module_reruns_it(
     assert pipeline.run(config.load(), out, [stage]).ran == ()
     (code / "dhstat_fake_stage_module.py").write_text("X = 2\n")
     assert pipeline.run(config.load(), out, [stage]).ran == ("a",)
+
+
+def test_stale_temporaries_are_removed_before_the_run(tmp_path: Path) -> None:
+    stale = [
+        tmp_path / ".a.txt.k3j_9x0a.part.txt",
+        tmp_path / ".ntuples.ab12cd34.part",  # a staging folder (atomic_dir)
+        tmp_path / "ntuples" / ".data.root.zz99yy88.part.root",
+    ]
+    kept = [
+        tmp_path / ".keep",
+        tmp_path / "notes.part",
+        tmp_path / ".b.txt.part.txt",  # no random part: not dhstat's
+        tmp_path / ".c.json.ab12cd34.part.root",  # suffix of another name: not dhstat's
+        tmp_path / "ntuples" / "data.root",
+        tmp_path / "ntuples" / "deep" / ".x.json.ab12cd34.part.json",  # beyond the depth searched
+    ]
+    stale[1].mkdir()
+    (stale[1] / "mc_mumu.root").write_text("half")
+    for path in [stale[0], stale[2], *kept]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+    rec = Recorder()
+    assert pipeline.run(config.load(), tmp_path, chain(rec)).ran == ("a", "b", "c", "d")
+    assert [p for p in stale if p.exists()] == []
+    assert [p for p in kept if not p.exists()] == []
+
+
+def test_locked_directory_is_refused_in_one_error(tmp_path: Path) -> None:
+    rec = Recorder()
+    handle = os.open(tmp_path / ".lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        os.write(handle, b"4242\n")
+        with pytest.raises(InputError) as info:
+            pipeline.run(config.load(), tmp_path, chain(rec))
+    finally:
+        os.close(handle)
+    message = str(info.value)
+    assert str(tmp_path / ".lock") in message
+    assert "locked by process 4242" in message
+    assert "\n" not in message
+    assert rec.calls == []
+    assert not (tmp_path / "run.json").exists()
+    # released: the next run goes ahead and records its own process id in the lock file
+    assert pipeline.run(config.load(), tmp_path, chain(rec)).ran == ("a", "b", "c", "d")
+    assert (tmp_path / ".lock").read_text() == f"{os.getpid()}\n"
+
+
+HOLDER = """
+import sys, time
+from dhstat import config, pipeline
+
+def forever(*args):
+    print("holding", flush=True)
+    time.sleep(600)
+
+pipeline.run(config.load(), sys.argv[1], [pipeline.Stage("hold", forever, outputs=("x",))])
+"""
+
+
+def test_lock_of_a_killed_run_is_free(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline() == "holding\n"
+        with pytest.raises(InputError, match="lock"):
+            pipeline.run(config.load(), tmp_path, chain(Recorder()))
+    finally:
+        process.kill()  # SIGKILL: no clean-up code of the holder runs
+        process.wait(timeout=60)
+    assert pipeline.run(config.load(), tmp_path, chain(Recorder())).ran == ("a", "b", "c", "d")
+
+
+def test_run_directory_that_is_a_file_is_an_input_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InputError, match="a run directory"):
+        pipeline.run(config.load(), tmp_path / "file", chain(Recorder()))
+    with pytest.raises(InputError, match="a run directory"):
+        pipeline.run(config.load(), tmp_path / "file" / "below", chain(Recorder()))

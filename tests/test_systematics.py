@@ -109,9 +109,9 @@ def test_catalogue_names_are_unique_and_cover_the_constants() -> None:
     ],
 )
 def test_bad_rules_are_input_errors(text: str, fragment: str) -> None:
-    cfg = config.loads(text, source="cfg.toml")
+    # caught when the configuration is loaded where possible, else when the rules are built
     with pytest.raises(InputError, match=fragment) as info:
-        systematics.rules_from_config(cfg)
+        systematics.rules_from_config(config.loads(text, source="cfg.toml"))
     assert str(info.value).startswith("cfg.toml: systematics.")
 
 

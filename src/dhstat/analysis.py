@@ -4,6 +4,11 @@ Each :class:`~dhstat.pipeline.Stage` names the configuration tables, the run-dir
 (:mod:`dhstat.rundir`) and the modules its digest covers; :func:`dhstat.pipeline.run` runs them in
 order and skips those whose digest is unchanged.
 
+Nothing a killed stage leaves behind is read by a later one: every file is written atomically
+(:mod:`dhstat.jsonio`), the ntuples folder is staged and swapped in whole
+(:func:`dhstat.jsonio.atomic_dir`), the select stage reads only the visible ``ntuples/*.root`` (the
+temporary names are hidden), and a stage's stamp is written after its outputs.
+
 Example:
     >>> [stage.name for stage in analysis_stages()]
     ['simulate', 'select', 'windows', 'count', 'workspaces', 'scan', 'lee', 'interpret', 'report']
@@ -17,6 +22,7 @@ from pathlib import Path
 from dhstat import rundir as rd
 from dhstat import stages, windows
 from dhstat.config import Config
+from dhstat.jsonio import atomic_dir
 from dhstat.parallel import Executor
 from dhstat.pipeline import Progress, Stage
 
@@ -31,7 +37,13 @@ def _run_simulate(
     cfg: Config, inputs: Mapping[str, Path], outdir: Path, executor: Executor, progress: Progress
 ) -> None:
     del inputs
-    stages.simulate(cfg, outdir / rd.NTUPLES, executor=executor, progress=progress)
+    with atomic_dir(outdir / rd.NTUPLES) as staging:
+        stages.simulate(cfg, staging, executor=executor, progress=progress)
+
+
+def _ntuple_files(folder: Path) -> list[Path]:
+    """The ntuples the select stage reads: ``folder/*.root``, hidden (temporary) files excluded."""
+    return sorted(p for p in folder.glob("*.root") if not p.name.startswith("."))
 
 
 def _run_select(
@@ -39,7 +51,7 @@ def _run_select(
 ) -> None:
     stages.select(
         cfg,
-        sorted(inputs[rd.NTUPLES].glob("*.root")),
+        _ntuple_files(inputs[rd.NTUPLES]),
         output=outdir / rd.SELECTED,
         cutflow=outdir / rd.CUTFLOW,
         macroregions=outdir / rd.MACROREGIONS,
@@ -115,7 +127,8 @@ def _run_lee(
         executor=executor,
         progress=progress,
     )
-    for stale in (outdir / rd.CHECKPOINTS).glob("lee-*.json"):
+    # checkpoints of other settings or inputs (lee-<key>.jsonl; .json: the earlier format)
+    for stale in (outdir / rd.CHECKPOINTS).glob("lee-*.json*"):
         stale.unlink(missing_ok=True)
 
 

@@ -17,6 +17,8 @@ Example:
 from __future__ import annotations
 
 import copy
+import itertools
+import math
 import os
 import tomllib
 from collections.abc import Iterator, Mapping
@@ -27,10 +29,10 @@ from typing import Any
 
 from dhstat import schemas
 from dhstat.errors import InputError
-from dhstat.jsonio import canonical_digest
+from dhstat.jsonio import canonical_digest, read_text
 from dhstat.physics.beams import Beams
 
-__all__ = ["TABLES", "Config", "default_text", "load", "loads", "sqrt_s"]
+__all__ = ["TABLES", "Config", "default_text", "load", "loads", "preset_path", "presets", "sqrt_s"]
 
 #: The configuration tables in pipeline order.
 TABLES = (
@@ -108,6 +110,43 @@ def default_text() -> str:
     return "\n".join(parts)
 
 
+def _preset_folder() -> Path:
+    return Path(str(resources.files("dhstat"))) / "data" / "presets"
+
+
+def presets() -> tuple[str, ...]:
+    """Names of the packaged preset configurations (``dhstat run --preset NAME``), sorted.
+
+    Example:
+        >>> "quick" in presets()
+        True
+    """
+    return tuple(sorted(path.stem for path in _preset_folder().glob("*.toml")))
+
+
+def preset_path(name: str) -> Path:
+    """The file of the packaged preset configuration ``name``, to pass to :func:`load`.
+
+    A preset is a configuration file shipped with dhstat (``dhstat/data/presets/<name>.toml``);
+    like any user file it gives only what it changes from the default.
+
+    Raises:
+        InputError: there is no preset of that name (the message lists the presets there are).
+
+    Example:
+        >>> preset_path("quick").name
+        'quick.toml'
+        >>> load(preset_path("quick"))["grid"]["ma_min"]
+        5.0
+    """
+    folder = _preset_folder()
+    if name not in presets():
+        available = ", ".join(presets()) or "none"
+        expected = f"the name of a packaged preset ({available})"
+        raise InputError(folder, "(preset)", expected, got=name)
+    return folder / f"{name}.toml"
+
+
 def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in override.items():
@@ -141,7 +180,139 @@ def _mass_points(node: Any, path: str) -> Iterator[tuple[str, Mapping[str, Any]]
             yield from _mass_points(item, f"{path}[{index}]")
 
 
+#: Pairs of keys ``<x>_min`` / ``<x>_max`` (any key and its name with the token ``min`` replaced by
+#: ``max``) must be ordered, ``min < max``; these may also be equal (one C_eta cut; fixed sizes).
+_MAY_BE_EQUAL = frozenset({"windows.ceta_cut_min", "windows.fit_min_events"})
+
+#: Two-element arrays that are intervals ``[low, high]`` with ``low < high`` (``[]``: every item).
+_INTERVALS = (
+    "detector.ecl.forward",
+    "detector.ecl.barrel",
+    "detector.ecl.backward",
+    "selection.macroregions.regions[].mmumu",
+    "selection.macroregions.regions[].mrecoil",
+    "report.summary_ma_range",
+)
+
+#: Arrays that must be strictly increasing.
+_INCREASING = (
+    "systematics.mass_resolution.ma_gev",
+    "systematics.window_offset.ma_gev",
+    "lee.gv_thresholds",
+)
+
+#: Arrays of values at nodes, and the array of nodes they must match in length.
+_SAME_LENGTH = (
+    ("systematics.mass_resolution.signal", "systematics.mass_resolution.ma_gev"),
+    ("systematics.window_offset.signal", "systematics.window_offset.ma_gev"),
+)
+
+#: TOML integers are 64-bit; larger ones overflow wherever numpy meets them.
+_INT64 = 2**63
+
+
+def _numbers(node: Any, path: str) -> Iterator[tuple[str, Any]]:
+    """Every number (not bool) of a document with its dotted path."""
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            yield from _numbers(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _numbers(item, f"{path}[{index}]")
+    elif isinstance(node, int | float) and not isinstance(node, bool):
+        yield path, node
+
+
+def _check_numbers(document: Mapping[str, Any], source: str) -> None:
+    """Every number finite (TOML allows nan and inf) and every integer within 64 bits."""
+    for path, value in _numbers(document, ""):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InputError(source, path, "a finite number", got=value)
+        if isinstance(value, int) and not -_INT64 <= value < _INT64:
+            raise InputError(source, path, "an integer within 64 bits", got=value)
+
+
+def _check_integers(user: Any, default: Any, source: str, path: str = "") -> None:
+    """A number where the default has an integer must be an integer (TOML ``1e300`` is a float).
+
+    JSON Schema counts an integral float as an integer, so a seed of ``1e300`` would pass it.
+    """
+    if isinstance(user, Mapping) and isinstance(default, Mapping):
+        for key, value in user.items():
+            if key in default:
+                where = f"{path}.{key}" if path else str(key)
+                _check_integers(value, default[key], source, where)
+    elif isinstance(user, float) and _is_number(default) and isinstance(default, int):
+        raise InputError(source, path, "an integer", got=user)
+
+
+def _lookup(document: Any, pattern: str) -> Iterator[tuple[str, Any]]:
+    """The values at a dotted path whose ``[]`` parts mean every item of a list."""
+    found: list[tuple[str, Any]] = [("", document)]
+    for part in pattern.split("."):
+        key, every = part.removesuffix("[]"), part.endswith("[]")
+        step = []
+        for path, node in found:
+            if isinstance(node, Mapping) and key in node:
+                where = f"{path}.{key}" if path else key
+                if every and isinstance(node[key], list):
+                    step += [(f"{where}[{i}]", item) for i, item in enumerate(node[key])]
+                elif not every:
+                    step.append((where, node[key]))
+        found = step
+    yield from found
+
+
+def _is_number(*values: Any) -> bool:
+    return all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+
+
+def _min_max_pairs(node: Any, path: str) -> Iterator[tuple[str, Any, str, Any]]:
+    """``(path of x_min, value, path of x_max, value)`` for every such pair of sibling keys."""
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            where = f"{path}.{key}" if path else str(key)
+            tokens = str(key).split("_")
+            partner = "_".join("max" if token == "min" else token for token in tokens)
+            if "min" in tokens and partner in node and _is_number(value, node[partner]):
+                yield where, value, f"{path}.{partner}" if path else partner, node[partner]
+            yield from _min_max_pairs(value, where)
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _min_max_pairs(item, f"{path}[{index}]")
+
+
+def _check_order(document: Mapping[str, Any], source: str) -> None:
+    """Lower ends below upper ends, increasing nodes, and node arrays of matching length."""
+    for low_path, low, high_path, high in _min_max_pairs(document, ""):
+        if low_path in _MAY_BE_EQUAL and not low <= high:
+            raise InputError(source, low_path, f"at most {high_path} = {high}", got=low)
+        if low_path not in _MAY_BE_EQUAL and not low < high:
+            raise InputError(source, low_path, f"less than {high_path} = {high}", got=low)
+    for pattern in _INTERVALS:
+        for path, (low, high) in _lookup(document, pattern):
+            if not low < high:
+                expected = "an interval [low, high] with low < high"
+                raise InputError(source, path, expected, got=[low, high])
+    for pattern in _INCREASING:
+        for path, values in _lookup(document, pattern):
+            if any(b <= a for a, b in itertools.pairwise(values)):
+                raise InputError(source, path, "strictly increasing values", got=values)
+    for values_path, nodes_path in _SAME_LENGTH:
+        values, nodes = (
+            dict(_lookup(document, path)).get(path) for path in (values_path, nodes_path)
+        )
+        if values is not None and nodes is not None and len(values) != len(nodes):
+            expected = f"as many values as {nodes_path} ({len(nodes)})"
+            raise InputError(source, values_path, expected, got=len(values))
+
+
 def _check(document: Mapping[str, Any], source: str) -> None:
+    _check_order(document, source)
+    stats = document["stats"]
+    if not math.isfinite(stats["sigma_max"] * stats["sigma_max_check_factor"]):
+        expected = "a value that stays finite times stats.sigma_max_check_factor"
+        raise InputError(source, "stats.sigma_max", expected, got=stats["sigma_max"])
     roots = sqrt_s(document)
     for path, point in _mass_points(document, ""):
         if point["ma"] + point["mh"] >= roots:
@@ -159,7 +330,12 @@ def loads(text: str, *, source: str = "<string>") -> Config:
         user = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise InputError(source, "(syntax)", f"valid TOML ({error})") from None
-    document = _merge(_defaults(), user)
+    except RecursionError:
+        raise InputError(source, "(syntax)", "TOML nested less deeply") from None
+    _check_numbers(user, source)
+    defaults = _defaults()
+    _check_integers(user, defaults, source)
+    document = _merge(defaults, user)
     schemas.validate(document, "config", source=source)
     _check(document, source)
     return Config(data=document, source=source)
@@ -174,8 +350,4 @@ def load(path: str | os.PathLike[str] | None = None) -> Config:
     if path is None:
         return loads("", source="<default>")
     source = Path(path)
-    try:
-        text = source.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(source, "(file)", "an existing configuration file") from None
-    return loads(text, source=str(source))
+    return loads(read_text(source, what="configuration file"), source=str(source))

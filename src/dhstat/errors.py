@@ -47,7 +47,8 @@ class InputError(ValueError):
         message = f"{self.source}: {field}: expected {expected}"
         if got is not None:
             message += f", got {got!r}"
-        super().__init__(message)
+        # one line, always: messages from libraries (uproot, jsonschema) can span several
+        super().__init__(" ".join(message.split()))
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Keyword-only ``got`` needs a helper so errors survive pickling across worker processes.

@@ -7,6 +7,13 @@ as in ``docs/internals.md``. Reading is chunked (:func:`iterate`), so memory is 
 chunk size whatever the file size; a branch-name mapping lets real ntuples with other names be
 read under the canonical names.
 
+Files are reproducible: the same arrays and metadata give the same bytes, whenever and wherever
+they are written. uproot would store a time-based UUID, the wall-clock time in every TKey and
+directory, and the (temporary) file name; here the UUIDs are name-based (uuid5 of the file
+name, tree names and metadata, which carry the seed), every TDatime is :data:`FIXED_DATIME`, and
+the stored name is uproot's placeholder for streams, ``dynamic.root`` (ROOT ignores the stored
+name when opening a file). See :func:`write_chunks`.
+
 Example:
     >>> import tempfile, pathlib
     >>> import awkward as ak
@@ -22,12 +29,18 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import glob
+import itertools
 import json
 import logging
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import awkward as ak
@@ -40,6 +53,7 @@ from dhstat.jsonio import atomic_path, dumps
 
 __all__ = [
     "EVENT_BRANCHES",
+    "FIXED_DATIME",
     "METADATA_KEY",
     "expand_globs",
     "iterate",
@@ -76,6 +90,14 @@ METADATA_KEY = "dhstat_metadata"
 
 #: Entries per basket when writing: readers load whole baskets, so this bounds their memory.
 BASKET_ENTRIES = 50_000
+
+#: The date written in every TDatime of a file (TKey ``fDatime``, directory ``fDatimeC`` and
+#: ``fDatimeM``): ROOT's epoch, the earliest date a TDatime holds, so that no file claims a real
+#: creation time and the bytes do not depend on the clock.
+FIXED_DATIME = dt.datetime(1995, 1, 1)
+
+#: Namespace of the name-based UUIDs of the files (fixed once; changing it changes every file).
+_UUID_NAMESPACE = uuid.UUID("5a1b3f0e-2c4d-5e6f-8a9b-0c1d2e3f4a5b")
 
 PathLike = str | os.PathLike[str]
 
@@ -151,6 +173,72 @@ def _types(prepared: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+class _FixedDatimes:
+    """While active (re-entrant, thread-safe), uproot writes :data:`FIXED_DATIME` for every date.
+
+    uproot takes ``datetime.now()`` for each TKey, directory and basket it writes, with no option
+    to change it, and turns every such date into the 4-byte TDatime code through the one function
+    ``uproot._util.datetime_to_code`` (uproot 5.7, also the current upstream source). That function
+    is replaced while at least one write of this module is open. Other uproot writes in the same
+    process during that time also get the fixed date; nothing else changes. tests/test_reproducible.py
+    checks every date of a written file and that the bytes do not depend on the clock.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._original: Callable[[dt.datetime], int] | None = None
+        self.code: int = uproot._util.datetime_to_code(FIXED_DATIME)
+
+    def _fixed(self, _: dt.datetime) -> int:
+        return self.code
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._depth == 0:
+                self._original = uproot._util.datetime_to_code
+                uproot._util.datetime_to_code = self._fixed
+            self._depth += 1
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0:
+                uproot._util.datetime_to_code = self._original
+                self._original = None
+
+
+_FIXED_DATIMES = _FixedDatimes()
+
+
+def _uuids(identity: str) -> Callable[[], uuid.UUID]:
+    """The ``uuid_function`` for uproot: name-based UUIDs of ``identity``, numbered in call order."""
+    counter = itertools.count()
+    return lambda: uuid.uuid5(_UUID_NAMESPACE, f"{identity}\n{next(counter)}")
+
+
+@contextlib.contextmanager
+def _recreate(temporary: Path, target: PathLike, trees: Sequence[str], text: str) -> Iterator[Any]:
+    """``uproot.recreate(temporary)`` that writes the same bytes for the same content.
+
+    The file is handed to uproot as a stream, so the stored name does not depend on the
+    temporary file's (random) name; the UUIDs derive from the target's name, the tree names and
+    the metadata text (which holds the seed); every date is :data:`FIXED_DATIME`.
+    """
+    identity = "\n".join([Path(target).name, *trees, text])
+    with (
+        _FIXED_DATIMES,
+        open(temporary, "w+b") as stream,  # noqa: PTH123 - uproot takes the stream
+        uproot.recreate(stream, uuid_function=_uuids(identity)) as handle,
+    ):
+        yield handle
+
+
 def write_chunks(
     path: PathLike,
     tree: str,
@@ -160,7 +248,8 @@ def write_chunks(
     """Write one tree from a stream of chunks (same branches in each), atomically.
 
     Memory is bounded by one chunk. The first chunk fixes the branch types. Returns the number of
-    entries written.
+    entries written. The same chunks and metadata written to the same file name give the same
+    bytes (fixed UUIDs and dates: see the module docstring), as does :func:`write_trees`.
 
     Example:
         >>> import tempfile, pathlib
@@ -170,7 +259,7 @@ def write_chunks(
     """
     text = dumps(dict(metadata), indent=None)
     total = 0
-    with atomic_path(path) as temporary, uproot.recreate(temporary) as handle:
+    with atomic_path(path) as temporary, _recreate(temporary, path, [tree], text) as handle:
         writable = None
         for chunk in chunks:
             prepared = _prepare(chunk)
@@ -206,7 +295,7 @@ def write_trees(
         [25.0]
     """
     text = dumps(dict(metadata), indent=None)
-    with atomic_path(path) as temporary, uproot.recreate(temporary) as handle:
+    with atomic_path(path) as temporary, _recreate(temporary, path, list(trees), text) as handle:
         for name, branches in trees.items():
             prepared = _prepare(branches)
             writable = handle.mktree(

@@ -11,6 +11,12 @@ content, a stage that is re-run but writes identical files does not make the sta
 Per stage the runner records wall time, CPU time and peak memory in ``OUTDIR/run.json`` (schema
 ``run``), rewritten after each stage.
 
+While it runs, the runner holds a lock on ``OUTDIR/.lock`` (``flock``: the system releases it when
+the process ends, however it ends), so a second run on the same directory stops at once with an
+:class:`~dhstat.errors.InputError`. Holding the lock, it first removes the temporary files and
+folders that killed writers left behind (:func:`dhstat.jsonio.remove_temporaries`: dhstat's own
+hidden ``.<name>.XXXXXXXX.part...`` names, in the directory and its subfolders).
+
 Example:
     >>> import tempfile, pathlib
     >>> from dhstat import config
@@ -28,10 +34,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import logging
+import os
 import resource
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -39,9 +47,15 @@ from typing import Any, Literal, Protocol
 from dhstat import __version__
 from dhstat.config import Config
 from dhstat.errors import InputError
-from dhstat.jsonio import canonical_digest, read_json, sha256_file, write_json
+from dhstat.jsonio import (
+    canonical_digest,
+    read_json,
+    remove_temporaries,
+    sha256_file,
+    write_json,
+)
 from dhstat.parallel import Executor, executor
-from dhstat.rundir import RUN, STAMPS
+from dhstat.rundir import LOCK, RUN, STAMPS
 
 __all__ = [
     "STAMPS",
@@ -306,6 +320,38 @@ def _write_run(
     write_json(outdir / RUN, document, schema="run")
 
 
+@contextlib.contextmanager
+def _locked(root: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``root/.lock`` (created if needed) for the block.
+
+    Raises:
+        InputError: another process holds it (names the lock file and, if known, that process).
+    """
+    path = root / LOCK
+    try:
+        handle = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as error:
+        raise InputError(root, "(folder)", "a writable run directory", got=error.strerror) from None
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(handle, 32, 0).decode(errors="replace").strip()
+            who = f"process {holder}" if holder.isdigit() else "another process"
+            raise InputError(
+                path,
+                "(lock)",
+                "no other dhstat run writing this run directory (wait for it to finish, or use "
+                "another directory)",
+                got=f"locked by {who}",
+            ) from None
+        os.ftruncate(handle, 0)
+        os.pwrite(handle, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(handle)  # releases the lock
+
+
 def run(
     cfg: Config,
     outdir: str | Path,
@@ -335,19 +381,45 @@ def run(
         What ran, what was skipped, and the timings (also written to ``outdir/run.json``).
 
     Raises:
-        InputError: ``start`` names no stage, or a stage's input is missing.
+        InputError: ``start`` names no stage, a stage's input is missing, or another run holds
+            the directory's lock.
     """
     root = Path(outdir)
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(root, "(folder)", "a run directory", got=error.strerror) from None
     names = [stage.name for stage in stages]
     if start is not None and start not in names:
         expected = f"one of {', '.join(names)}"
         option = "--from"
         raise InputError(option, "stage", expected, got=start)
     first_forced = names.index(start) if start is not None else (0 if force else len(names))
-    opener = open_executor or (lambda: executor(workers=1))
-    notify = on_stage or _ignore
-    bars = progress or no_progress
+    with _locked(root):
+        for stale in remove_temporaries(root, depth=1):
+            log.info("removed %s, left by an interrupted write", stale)
+        return _run_locked(
+            cfg,
+            root,
+            stages,
+            first_forced=first_forced,
+            opener=open_executor or (lambda: executor(workers=1)),
+            bars=progress or no_progress,
+            notify=on_stage or _ignore,
+        )
+
+
+def _run_locked(
+    cfg: Config,
+    root: Path,
+    stages: Sequence[Stage],
+    *,
+    first_forced: int,
+    opener: Callable[[], contextlib.AbstractContextManager[Executor]],
+    bars: Progress,
+    notify: Callable[[str, str], None],
+) -> RunResult:
+    """The body of :func:`run`, with the lock held: run or skip each stage, record the timings."""
     started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     t0 = time.perf_counter()
     results: list[StageResult] = []

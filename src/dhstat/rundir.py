@@ -20,6 +20,7 @@ __all__ = [
     "CUTFLOW",
     "FIGURES",
     "LEE",
+    "LOCK",
     "MACROREGIONS",
     "NTUPLES",
     "REPORT",
@@ -56,3 +57,5 @@ RUN: Final = "run.json"
 STAMPS: Final = ".stamps"
 #: In-stage checkpoints of long stages (hidden; removed when the stage finishes).
 CHECKPOINTS: Final = ".checkpoints"
+#: Locked (``flock``) while a ``dhstat run`` writes the directory (hidden; it stays, unlocked).
+LOCK: Final = ".lock"

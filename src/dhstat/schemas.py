@@ -97,9 +97,25 @@ def _errors(document: Any, name: str) -> Iterator[jsonschema.ValidationError]:
     yield from _validator(name).iter_errors(document)
 
 
+#: Longest part of a validation message quoted in an error (an instance can be a huge array).
+_MESSAGE_CHARS = 200
+
+
+def _printable(text: str) -> str:
+    """``text`` on one line: control characters (a key with a newline) as escapes."""
+    return text if text.isprintable() else repr(text)[1:-1]
+
+
 def _path(error: jsonschema.ValidationError) -> str:
-    parts = [str(part) for part in error.absolute_path]
+    parts = [_printable(str(part)) for part in error.absolute_path]
     return ".".join(parts) if parts else "(top level)"
+
+
+def _short(message: str) -> str:
+    message = _printable(message)
+    if len(message) <= _MESSAGE_CHARS:
+        return message
+    return message[: _MESSAGE_CHARS - 3] + "..."
 
 
 def _deepest(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
@@ -137,5 +153,5 @@ def validate(document: Any, name: str, *, source: str | Path | None = None) -> N
         where = f"{field}.{missing[0]}" if error.absolute_path else missing[0]
         raise InputError(source, where, "a value (this key is required)")
     description = error.schema.get("description") if isinstance(error.schema, dict) else None
-    expected = f"{description or 'a valid value'} [{error.message}]"
+    expected = f"{description or 'a valid value'} [{_short(error.message)}]"
     raise InputError(source, field, expected)

@@ -46,7 +46,7 @@ from dhstat.parallel import Executor
 from dhstat.physics.beams import Beams
 from dhstat.pipeline import Progress, no_progress
 from dhstat.processes import BACKGROUNDS, PROCESSES
-from dhstat.provenance import provenance
+from dhstat.provenance import provenance, relative_path
 from dhstat.stats import scan as scanning
 
 __all__ = [
@@ -74,14 +74,6 @@ FROZEN_WINDOWS = Path(__file__).parent / "data" / "windows-default.json"
 
 def __dir__() -> list[str]:
     return __all__
-
-
-def _describe(path: Path, home: Path) -> str:
-    """``path`` as recorded in an output's provenance: relative to ``home`` when inside it."""
-    try:
-        return Path(path).resolve().relative_to(home.resolve()).as_posix()
-    except ValueError:
-        return str(path)
 
 
 # ------------------------------------------------------------------------------------ simulate
@@ -175,7 +167,8 @@ def select(
     )
     documents: list[tuple[Path, dict[str, Any], str]] = []
     if cutflow is not None:
-        documents.append((cutflow, selection.cutflow_document(result), "cutflow"))
+        document = selection.cutflow_document(result, home=cutflow.parent)
+        documents.append((cutflow, document, "cutflow"))
     if macroregions is not None:
         macro = selection.macroregions_document(result, cfg)
         documents.append((macroregions, macro, "macroregions"))
@@ -233,7 +226,7 @@ def define_windows(
     if background:
         bkg = background_mc(background)
         home = output.parent
-        sources = [f"{_describe(p, home)} sha256:{sha256_file(p)}" for p in background]
+        sources = [f"{relative_path(p, home)} sha256:{sha256_file(p)}" for p in background]
     else:
         bkg = windows.simulate_background(cfg, executor=executor)
         sources = ["simulated default background MC (seed from [run])"]
@@ -285,9 +278,9 @@ def count(
     meta = {
         **counts.meta,
         **provenance(
-            windows_file=f"{_describe(windows_file, home)} sha256:{sha256_file(windows_file)}",
-            data_files=[_describe(p, home) for p in data],
-            background_files=[_describe(p, home) for p in background],
+            windows_file=f"{relative_path(windows_file, home)} sha256:{sha256_file(windows_file)}",
+            data_files=[relative_path(p, home) for p in data],
+            background_files=[relative_path(p, home) for p in background],
         ),
     }
     counts = dataclasses.replace(counts, meta=meta)
@@ -362,7 +355,9 @@ def scan_windows(
         executor=executor,
         progress=progress(len(window_set), "windows"),
     )
-    document = result.to_dict(config_digest=cfg.digest("stats"))
+    document = result.to_dict(
+        config_digest=cfg.digest("stats"), source=relative_path(source, output.parent)
+    )
     write_json(output, document, schema="scan")
     return document
 
@@ -448,7 +443,9 @@ def _injected(search: lee.SearchInputs, window_id: str, sigma_fb: float) -> lee.
 def interpret(cfg: Config, *, results: Path, output: Path) -> dict[str, Any]:
     """Limits on eps^2 alpha_D from the cross-section limits of a scan, into ``output``."""
     settings = interpretation.InterpretationSettings.from_config(cfg)
-    document = interpretation.interpret(results, settings)
+    document = interpretation.interpret(
+        results, settings, label=relative_path(results, output.parent)
+    )
     write_json(output, document, schema="couplings")
     return document
 

@@ -1,7 +1,10 @@
 """A small synthetic run directory made with the stages' own library functions (for report tests).
 
 The windows are hand-made ellipses on a small (M_A', M_h') grid, the events uniform random, so the
-numbers mean nothing physically, but every file has the format and schema of a real run.
+numbers mean nothing physically, but every file has the format and schema of a real run. The scan
+(results.json: observed and expected limits, CLs, flags) and the interpretation (couplings.json)
+are those of the real stages. Two windows are special: :data:`NO_SENSITIVITY` has zero signal
+efficiency (no limit), :data:`PRIOR_DOMINATED` so little that its limit depends on sigma_max.
 """
 
 from __future__ import annotations
@@ -11,8 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from dhstat import config, counting, selection, windows, workspace
+from dhstat import config, counting, selection, stages, windows, workspace
 from dhstat.jsonio import write_json
+
+#: The window with zero signal efficiency (M_A' = 5 GeV, M_h' = 1 GeV): no sensitivity.
+NO_SENSITIVITY = 4
+#: The window with an efficiency of 0.4 % (M_A' = 8 GeV, M_h' = 1 GeV): a prior-dominated limit.
+PRIOR_DOMINATED = 13
 
 
 def grid() -> tuple[np.ndarray, np.ndarray]:
@@ -28,6 +36,8 @@ def make_windows() -> windows.Windows:
         centre, axes, np.full(ma.size, 0.05), ceta_cut=np.full(ma.size, 0.9)
     )
     eff = 0.1 + 0.01 * ma
+    eff[NO_SENSITIVITY] = 0.0
+    eff[PRIOR_DOMINATED] = 0.004
     cfg = config.load()
     meta = {
         "config_digest": windows.config_digest(cfg),
@@ -69,8 +79,13 @@ def make_cutflow(final: dict[str, float]) -> dict:
     return selection.cutflow_document(output)
 
 
-def make_run(outdir: Path, seed: int = 7, *, with_workspaces: bool = True) -> Path:
-    """Write windows.json, counts.json, workspaces/ and cutflow.json into ``outdir``."""
+def make_run(
+    outdir: Path, seed: int = 7, *, with_workspaces: bool = True, with_results: bool = True
+) -> Path:
+    """Write windows.json, counts.json, workspaces/ and cutflow.json into ``outdir``.
+
+    With ``with_results`` (and the workspaces) also results.json (the scan) and couplings.json.
+    """
     rng = np.random.default_rng(seed)
     cfg = config.load()
     outdir.mkdir(parents=True, exist_ok=True)
@@ -116,4 +131,8 @@ def make_run(outdir: Path, seed: int = 7, *, with_workspaces: bool = True) -> Pa
         provenance={"config_digest": cfg.digest(), "seed": 1},
     )
     workspace.save_set(built, outdir / "workspaces")
+    if with_results:
+        results = outdir / "results.json"
+        stages.scan_windows(cfg, source=outdir / "workspaces" / "index.json", output=results)
+        stages.interpret(cfg, results=results, output=outdir / "couplings.json")
     return outdir

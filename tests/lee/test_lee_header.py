@@ -38,8 +38,8 @@ def test_checkpoint_key_is_the_pipeline_formula(tmp_path: Path) -> None:
     text = json.dumps(head.to_dict(), sort_keys=True, default=str)
     key = hashlib.sha256(text.encode()).hexdigest()[:16]
     assert head.checkpoint_key() == key
-    assert lee.checkpoint_path(tmp_path, head) == tmp_path / f"lee-{key}.json"
-    assert lee.checkpoint_path(str(tmp_path), head, (2, 3)).name == f"lee-{key}-shard2of3.json"
+    assert lee.checkpoint_path(tmp_path, head) == tmp_path / f"lee-{key}.jsonl"
+    assert lee.checkpoint_path(str(tmp_path), head, (2, 3)).name == f"lee-{key}-shard2of3.jsonl"
     assert header(small_model(), 300, 8).checkpoint_key() != key
 
 

@@ -86,6 +86,10 @@ def main(argv: list[str] | None = None) -> Any:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
+    except click.UsageError as error:  # unknown option, missing argument, bad value: one line
+        context = f"{error.ctx.command_path}: " if error.ctx is not None else ""
+        click.echo(f"error: {context}{' '.join(error.format_message().split())}", err=True)
+        sys.exit(2)
     except click.ClickException as error:
         error.show()
         sys.exit(error.exit_code)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from dhstat.cli import _common
+
 __all__ = ["COMMANDS"]
 
 
@@ -27,7 +29,7 @@ def show() -> None:
 
 
 @config_group.command("check")
-@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("path", type=_common.InputPath())
 def check(path: Path) -> None:
     """Validate the configuration PATH; print its digest if it is valid."""
     from dhstat import config  # local import: start-up time

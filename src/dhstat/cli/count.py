@@ -20,14 +20,14 @@ def __dir__() -> list[str]:
 @click.option(
     "--windows",
     "windows_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=_common.InputPath(),
     required=True,
     help="Windows file (JSON, schema windows).",
 )
 @click.option(
     "--data",
     "data_paths",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=_common.InputPath(),
     multiple=True,
     required=True,
     help="Selected data file(s) (repeat for several).",
@@ -35,16 +35,16 @@ def __dir__() -> list[str]:
 @click.option(
     "--background",
     "background",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=_common.InputPath(),
     multiple=True,
     required=True,
     help="Selected background MC file(s) (repeat, or list them after the option).",
 )
-@click.argument("more_background", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("more_background", nargs=-1, type=_common.InputPath())
 @click.option(
     "--output",
     "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=_common.OutputPath(),
     required=True,
     help="Counts file to write (JSON, schema counts).",
 )

@@ -16,12 +16,12 @@ def __dir__() -> list[str]:
 
 
 @click.command("interpret")
-@click.argument("results", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("results", type=_common.InputPath())
 @click.option(
     "--output",
     "-o",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=_common.OutputPath(),
     help="Coupling limits to write (JSON, schema couplings).",
 )
 @_common.config_option

@@ -22,8 +22,9 @@ def _shard(value: str | None) -> tuple[int, int] | None:
         return None
     match = re.fullmatch(r"(\d+)/(\d+)", value.strip())
     if not match or not 0 <= int(match[1]) < int(match[2]):
-        msg = "--shard"
-        raise InputError(msg, "--shard", "i/K with 0 <= i < K (e.g. 0/4)", got=value)
+        raise InputError(
+            _common.COMMAND_LINE, "--shard", "i/K with 0 <= i < K (e.g. 0/4)", got=value
+        )
     return int(match[1]), int(match[2])
 
 
@@ -35,29 +36,29 @@ def _shard(value: str | None) -> tuple[int, int] | None:
 @click.option(
     "--scan",
     "scan_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=_common.InputPath(),
     help="Scan results (results.json) with the window likelihoods and observed Z.",
 )
 @click.option(
     "--counts",
     "counts_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=_common.InputPath(),
     help="Counts file (counts.json) with the disjoint cells and the window -> cell map.",
 )
-@click.option("--toys", type=click.IntRange(min=1), default=None, help="Toys (default [lee]).")
+@click.option("--toys", type=_common.Integer(minimum=1), default=None, help="Toys (default [lee]).")
 @click.option("--shard", default=None, metavar="i/K", help="Run shard i of K (0 <= i < K).")
-@click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed (default [run]).")
+@click.option("--seed", type=_common.Integer(minimum=0), default=None, help="Seed (default [run]).")
 @click.option(
     "--inject",
     nargs=2,
-    type=(str, float),
+    type=(str, _common.Number(minimum=0)),
     default=None,
     metavar="WINDOW_ID SIGMA_FB",
     help="Inject signal with cross section SIGMA_FB [fb] in window WINDOW_ID (power studies).",
 )
 @click.option(
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=_common.OutputPath(),
     default=Path("lee.json"),
     show_default=True,
     help="lee.json, or the shard's part file with --shard.",
@@ -84,7 +85,7 @@ def lee_group(
     overlapping windows; background nuisances drawn once per toy) and give each window the Z of
     the scan's own p-value function. With --shard i/K only batches i, i+K, ... run and a part file
     is written; `dhstat lee merge` combines the K parts into exactly the single-run lee.json.
-    A killed run resumes from its checkpoint (.checkpoints/lee-<key>.json beside OUTPUT) when
+    A killed run resumes from its checkpoint (.checkpoints/lee-<key>.jsonl beside OUTPUT) when
     restarted with the same arguments.
     """
     if ctx.invoked_subcommand is not None:
@@ -127,10 +128,10 @@ def lee_group(
 
 
 @lee_group.command("merge")
-@click.argument("parts", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("parts", nargs=-1, required=True, type=_common.InputPath())
 @click.option(
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=_common.OutputPath(),
     default=Path("lee.json"),
     show_default=True,
     help="The merged lee.json.",

@@ -16,8 +16,13 @@ def __dir__() -> list[str]:
 
 
 @click.command("limit")
-@click.argument("workspace", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--cl", type=float, default=None, help="Credibility level (default: [stats] cl).")
+@click.argument("workspace", type=_common.InputPath())
+@click.option(
+    "--cl",
+    type=_common.Number(minimum=0, maximum=1, min_open=True, max_open=True),
+    default=None,
+    help="Credibility level (default: [stats] cl).",
+)
 @click.option(
     "--prior",
     type=click.Choice(["flat", "log"]),
@@ -27,13 +32,13 @@ def __dir__() -> list[str]:
 )
 @click.option(
     "--sigma-max",
-    type=float,
+    type=_common.Number(minimum=0, min_open=True),
     default=None,
     help="Upper end of the POI prior (default: the POI's upper bound in the workspace).",
 )
 @click.option(
     "--sigma-min",
-    type=float,
+    type=_common.Number(minimum=0, min_open=True),
     default=None,
     help="Lower end of the log prior (default: [stats] sigma_min).",
 )

@@ -16,12 +16,12 @@ def __dir__() -> list[str]:
 
 
 @click.command("publish")
-@click.argument("outdir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.argument("outdir", type=_common.InputPath(folder=True, exists=True))
 @click.option(
     "--output",
     "-o",
     "output",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=_common.OutputPath(),
     default=Path("submission.tar.gz"),
     show_default=True,
     help="The HEPData submission archive to write.",

@@ -20,19 +20,19 @@ def __dir__() -> list[str]:
     "--workspaces",
     "workspaces_dir",
     required=True,
-    type=click.Path(file_okay=False, path_type=Path),
+    type=_common.InputPath(folder=True),
     help="Published per-window workspaces (DIR/index.json + DIR/w<id>.json).",
 )
 @click.option(
     "--efficiencies",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=_common.InputPath(),
     default=None,
     help="The new model's efficiency per window and model point (JSON, schema efficiencies).",
 )
 @click.option(
     "--events",
     multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=_common.InputPath(),
     help="Truth-level LHE events of one model point (repeat for several points); dhstat runs its "
     "detector simulation and selection on them to get the efficiencies.",
 )
@@ -40,7 +40,7 @@ def __dir__() -> list[str]:
     "--output",
     "-o",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=_common.OutputPath(),
     help="Limits to write (JSON, schema reinterpretation).",
 )
 @click.option(
@@ -50,19 +50,19 @@ def __dir__() -> list[str]:
 @click.option(
     "--patches",
     "patches_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=_common.OutputPath(folder=True),
     default=None,
     help="Also write pyhf patchsets (one per chosen window) that put the model's signal into the "
     "published workspaces.",
 )
 @click.option(
     "--efficiencies-out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=_common.OutputPath(),
     default=None,
     help="With --events: also write the derived efficiencies (schema efficiencies).",
 )
 @click.option(
-    "--invisible-pdg", multiple=True, type=int,
+    "--invisible-pdg", multiple=True, type=_common.Integer(),
     help="With --events: extra PDG ids that escape the detector (e.g. the model's h' id).",
 )  # fmt: skip
 @click.option("--model", default=None, help="Model description (default: from the input).")

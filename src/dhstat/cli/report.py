@@ -17,7 +17,7 @@ def __dir__() -> list[str]:
 
 
 @click.command("report")
-@click.argument("outdir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.argument("outdir", type=_common.InputPath(folder=True, exists=True))
 @_common.config_option
 def report_command(outdir: Path, config_path: Path | None) -> None:
     """Draw the figures of the run in OUTDIR and write OUTDIR/report.md; print the summary."""

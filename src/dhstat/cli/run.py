@@ -20,14 +20,21 @@ def __dir__() -> list[str]:
 
 
 @click.command("run")
-@click.argument("config_path", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("config_path", required=False, type=_common.InputPath(exists=True))
 @click.option(
     "--output",
     "-o",
     "outdir",
     required=True,
-    type=click.Path(file_okay=False, path_type=Path),
+    type=_common.OutputPath(folder=True),
     help="Run directory: every stage's files, figures, report.md and run.json go here.",
+)
+@click.option(
+    "--preset",
+    default=None,
+    metavar="NAME",
+    help="Run a packaged configuration instead of CONFIG_PATH: 'quick' runs a small analysis "
+    "in about a minute.",
 )
 @_common.executor_options
 @click.option("--from", "start", default=None, metavar="STAGE", help="Re-run from this stage on.")
@@ -35,6 +42,7 @@ def __dir__() -> list[str]:
 def run_command(
     config_path: Path | None,
     outdir: Path,
+    preset: str | None,
     workers: int | None,
     scheduler: str | None,
     start: str | None,
@@ -42,13 +50,21 @@ def run_command(
 ) -> None:
     """Run the whole analysis of CONFIG_PATH (default: the paper's setting) into OUTDIR.
 
+    --preset NAME runs a configuration shipped with dhstat instead (`dhstat run --preset quick
+    --output DIR`: a small analysis in about a minute).
+
     simulate -> select -> windows -> count -> workspaces -> scan -> lee -> interpret -> report.
     A stage is skipped when its configuration tables and input files are unchanged since it last
     ran, so an interrupted run resumes where it stopped. Prints per-stage timings and a summary
     compared with the paper.
     """
-    from dhstat import analysis, pipeline, report  # local import: start-up time
+    from dhstat import analysis, config, pipeline, report  # local import: start-up time
 
+    if preset is not None:
+        if config_path is not None:
+            msg = "give either CONFIG_PATH or --preset, not both"
+            raise click.UsageError(msg)
+        config_path = config.preset_path(preset)
     cfg = _common.load_config(config_path)
     bars = _common.Bars()
     clock: dict[str, float] = {}

@@ -20,14 +20,14 @@ def __dir__() -> list[str]:
 @click.option(
     "--output",
     "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=_common.OutputPath(),
     default=Path("results.json"),
     show_default=True,
     help="Results file (schema scan).",
 )
 @click.option(
     "--sigma-max",
-    type=float,
+    type=_common.Number(minimum=0, min_open=True),
     default=None,
     help="Upper end of the POI prior for all windows (default: each workspace's POI upper bound).",
 )

@@ -54,21 +54,21 @@ def format_cutflow(document: Mapping[str, Any], *, sample: str = "search") -> st
 @click.option(
     "--output",
     "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=_common.OutputPath(),
     required=True,
     help="Selected-events ROOT file to write (trees search, control_mumugamma, control_emu).",
 )
 @click.option(
     "--cutflow",
     "cutflow_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=_common.OutputPath(),
     default=None,
     help="Also write the cutflow as JSON (schema cutflow).",
 )
 @click.option(
     "--macroregions",
     "macroregions_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=_common.OutputPath(),
     default=None,
     help="Also write data/MC yields per macroregion and the systematics (schema macroregions).",
 )

@@ -16,10 +16,10 @@ def __dir__() -> list[str]:
 
 
 @click.command("significance")
-@click.argument("workspace", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("workspace", type=_common.InputPath())
 @click.option(
     "--sigma-max",
-    type=float,
+    type=_common.Number(minimum=0, min_open=True),
     default=None,
     help="Upper end of the POI prior of the "
     "Bayes factor (default: the POI's upper bound in the workspace).",

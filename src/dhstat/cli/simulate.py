@@ -25,12 +25,15 @@ def __dir__() -> list[str]:
 _output = click.option(
     "--output",
     "output",
-    type=click.Path(path_type=Path),
+    type=_common.OutputPath(),
     required=True,
     help="Output ROOT file.",
 )
 _seed = click.option(
-    "--seed", type=int, default=None, help="Master seed (default: [run] seed of the config)."
+    "--seed",
+    type=_common.Integer(minimum=0),
+    default=None,
+    help="Master seed (default: [run] seed of the config).",
 )
 
 
@@ -60,7 +63,7 @@ def _seed_of(cfg: Config, seed: int | None) -> int:
 @click.option(
     "--output",
     "directory",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=_common.OutputPath(folder=True),
     default=None,
     help="Directory for everything the default analysis needs (without a subcommand).",
 )
@@ -101,9 +104,11 @@ def simulate(
 
 
 @simulate.command("signal")
-@click.option("--ma", type=float, required=True, help="A' mass [GeV].")
-@click.option("--mh", type=float, required=True, help="h' mass [GeV].")
-@click.option("--events", type=click.IntRange(min=1), default=None, help="Events to generate.")
+@click.option(
+    "--ma", type=_common.Number(minimum=0, min_open=True), required=True, help="A' mass [GeV]."
+)
+@click.option("--mh", type=_common.Number(minimum=0), required=True, help="h' mass [GeV].")
+@click.option("--events", type=_common.Integer(minimum=1), default=None, help="Events to generate.")
 @click.option("--no-isr", is_flag=True, help="Switch initial-state radiation off.")
 @_seed
 @_output
@@ -150,7 +155,10 @@ def signal(
     help="Background process.",
 )
 @click.option(
-    "--lumi", type=click.FloatRange(min=0, min_open=True), required=True, help="Luminosity [fb^-1]."
+    "--lumi",
+    type=_common.Number(minimum=0, min_open=True),
+    required=True,
+    help="Luminosity [fb^-1].",
 )
 @_seed
 @_output
@@ -177,13 +185,13 @@ def background(
 @simulate.command("data")
 @click.option(
     "--lumi",
-    type=click.FloatRange(min=0, min_open=True),
+    type=_common.Number(minimum=0, min_open=True),
     default=None,
     help="Luminosity [fb^-1] (default: [dataset] luminosity_fb).",
 )
 @click.option(
     "--inject-signal",
-    type=(float, float, float),
+    type=(_common.Number(), _common.Number(), _common.Number(minimum=0)),
     default=None,
     metavar="MA MH SIGMA_FB",
     help="Add signal at (M_A', M_h') [GeV] with cross section SIGMA_FB [fb].",

@@ -22,28 +22,27 @@ def _systematics_source(value: str | None) -> Path | None:
         return None
     if value.startswith("measured:") and len(value) > len("measured:"):
         return Path(value.removeprefix("measured:"))
-    option = "--systematics"
-    raise InputError(option, "(option)", "'paper' or 'measured:FILE'", got=value)
+    raise InputError(_common.COMMAND_LINE, "--systematics", "'paper' or 'measured:FILE'", got=value)
 
 
 @click.group("workspaces", invoke_without_command=True)
 @click.option(
     "--counts",
     "counts_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=_common.InputPath(),
     help="counts.json from `dhstat count`.",
 )
 @click.option(
     "--windows",
     "windows_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=_common.InputPath(),
     help="windows.json from `dhstat windows`.",
 )
 @click.option(
     "--output",
     "-o",
     "outdir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=_common.OutputPath(folder=True),
     help="Directory for index.json and one w<id>.json per window.",
 )
 @click.option(
@@ -57,7 +56,7 @@ def _systematics_source(value: str | None) -> Path | None:
 @click.option(
     "--archive",
     "archive_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=_common.OutputPath(),
     default=None,
     help="Also write the set as a reproducible .tar.gz (index.json + workspaces).",
 )
@@ -113,19 +112,19 @@ def workspaces_group(
 
 
 @workspaces_group.command("export-patchset")
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("directory", type=_common.InputPath(folder=True))
 @click.option(
     "--output",
     "-o",
     "output",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=_common.OutputPath(),
     help="The pyhf patchset (one patch per window).",
 )
 @click.option(
     "--background-only",
     "background_only",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=_common.OutputPath(),
     default=None,
     help="The background-only workspace (default: BkgOnly.json next to --output).",
 )
@@ -152,11 +151,11 @@ def export_patchset(
 
 
 @workspaces_group.command("import-patchset")
-@click.argument("patchset_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("patchset_path", type=_common.InputPath())
 @click.option(
     "--background-only",
     "background_only",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=_common.InputPath(),
     default=None,
     help="The background-only workspace (default: BkgOnly.json next to PATCHSET).",
 )
@@ -165,7 +164,7 @@ def export_patchset(
     "-o",
     "outdir",
     required=True,
-    type=click.Path(file_okay=False, path_type=Path),
+    type=_common.OutputPath(folder=True),
     help="Directory for index.json and one w<id>.json per window.",
 )
 def import_patchset(patchset_path: Path, background_only: Path | None, outdir: Path) -> None:

@@ -255,8 +255,13 @@ def couplings_document(
     settings: InterpretationSettings,
     *,
     source: str | os.PathLike[str] | None = None,
+    label: str | None = None,
 ) -> dict[str, Any]:
-    """The ``couplings.json`` document (schema ``couplings``) of ``limits``."""
+    """The ``couplings.json`` document (schema ``couplings``) of ``limits``.
+
+    ``source`` is the scan's ``results.json`` (its digest is recorded); ``label`` is how the
+    document names it (default: the path as given).
+    """
     windows = _window_rows(limits)
     path = Path(source) if source is not None else None
     r_table = decay.load_r_ratio()
@@ -264,7 +269,7 @@ def couplings_document(
         "schema_version": "1.0.0",
         **provenance(),
         "source": {
-            "results": str(path) if path is not None else None,
+            "results": label if label is not None else (str(path) if path is not None else None),
             "results_sha256": sha256_file(path) if path is not None and path.is_file() else None,
         },
         "config_digest": settings.config_digest,
@@ -291,7 +296,10 @@ def couplings_document(
 
 
 def interpret(
-    results_path: str | os.PathLike[str], settings: InterpretationSettings
+    results_path: str | os.PathLike[str],
+    settings: InterpretationSettings,
+    *,
+    label: str | None = None,
 ) -> dict[str, Any]:
     """``results.json`` -> the ``couplings.json`` document (what ``dhstat interpret`` writes).
 
@@ -299,10 +307,12 @@ def interpret(
         results_path: The scan's ``results.json``.
         settings: ``InterpretationSettings.from_config(cfg)``; its ``cl`` and ``sigma_min``
             apply only if the results file records none.
+        label: How the document names the results file (default: ``results_path`` as given).
 
     Raises:
         InputError: the results file is missing or lacks the window model.
     """
     results = read_json(results_path)
     inputs = scan_inputs(results, source=results_path, cl=settings.cl, sigma_min=settings.sigma_min)
-    return couplings_document(coupling_limits(inputs, settings), settings, source=results_path)
+    limits = coupling_limits(inputs, settings)
+    return couplings_document(limits, settings, source=results_path, label=label)

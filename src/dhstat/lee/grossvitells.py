@@ -6,6 +6,11 @@ one-sided statistic the zeroth-order term is ``P(q > u) = Phi_bar(sqrt(u)) = P(c
 ``N1, N2`` are fitted by weighted least squares to the mean Euler characteristic of the toys at low
 thresholds (:mod:`dhstat.lee.euler`) and the formula is evaluated at ``u = Z_obs,max^2``.
 
+The result is a bound, not an estimate: ``P(max q > u) <= E[phi(A_u)]`` (tight at high u). At low
+u the expected Euler characteristic exceeds 1 and is no probability, so the reported ``p_global``
+is ``E[phi(A_u)]`` clipped to [0, 1] (an upper bound on the global p; ``z_global``, one-sided, a
+lower bound on the global Z); the unclipped value is kept as ``expected_euler``.
+
 Example:
     >>> round(float(expected_euler(0.0, 0.0, 0.0)), 3)
     0.5
@@ -22,7 +27,10 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
 
-__all__ = ["GrossVitells", "expected_euler", "fit_gross_vitells"]
+__all__ = ["BOUND", "GrossVitells", "expected_euler", "fit_gross_vitells"]
+
+#: What the Gross-Vitells numbers are (``gross_vitells.bound`` of ``lee.json``).
+BOUND = "p_global is an upper bound on the global p-value (z_global a lower bound on the global Z)"
 
 
 def __dir__() -> list[str]:
@@ -42,8 +50,9 @@ class GrossVitells:
         n2: Fitted N2.
         covariance: 2 x 2 covariance of (N1, N2) (thresholds treated as independent).
         u: Threshold of the extrapolation (observed max Z squared).
-        p_global: Extrapolated E[phi(A_u)] (approximates the global p-value).
-        p_global_error: Its uncertainty from the fit.
+        p_global: ``E[phi(A_u)]`` clipped to [0, 1]: an upper bound on the global p-value.
+        p_global_error: Uncertainty of ``E[phi(A_u)]`` from the fit.
+        expected_euler: ``E[phi(A_u)]`` itself (above 1 at low u).
     """
 
     thresholds: tuple[float, ...]
@@ -56,11 +65,12 @@ class GrossVitells:
     u: float
     p_global: float
     p_global_error: float
+    expected_euler: float
 
     @property
     def z_global(self) -> float | None:
-        """Global Z from the extrapolated p (``None`` outside (0, 1))."""
-        return float(stats.norm.isf(self.p_global)) if 0 < self.p_global < 1 else None
+        """Lower bound on the global Z: ``max(0, Phi^-1(1 - p_global))`` (``None`` for p = 0)."""
+        return max(0.0, float(stats.norm.isf(self.p_global))) if self.p_global > 0 else None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -76,6 +86,8 @@ class GrossVitells:
             "p_global": self.p_global,
             "p_global_error": self.p_global_error,
             "z_global": self.z_global,
+            "expected_euler": self.expected_euler,
+            "bound": BOUND,
         }
 
 
@@ -101,8 +113,11 @@ def fit_gross_vitells(
         >>> u = [1.0, 2.0, 3.0]
         >>> phi = np.array([[round(float(expected_euler(x, 5.0, 2.0)))] * 1 for x in u]).T
         >>> fit = fit_gross_vitells(u, np.repeat(phi, 2, axis=0), 3.0)
-        >>> fit.n_toys
-        2
+        >>> fit.n_toys, round(fit.p_global, 3)
+        (2, 0.151)
+        >>> low = fit_gross_vitells(u, np.repeat(phi, 2, axis=0), 0.5)  # E[phi] > 1 at low u
+        >>> low.expected_euler > 1, low.p_global, low.z_global
+        (True, 1.0, 0.0)
     """
     u = np.asarray(thresholds, dtype=np.float64)
     phi = np.asarray(euler, dtype=np.float64).reshape(-1, u.size)
@@ -122,7 +137,7 @@ def fit_gross_vitells(
         covariance = np.zeros((2, 2))
     n1, n2 = float(solution[0]), float(solution[1])
     u_obs = float(z_obs) ** 2 if z_obs > 0 else 0.0
-    p = float(expected_euler(u_obs, n1, n2))
+    euler_u = float(expected_euler(u_obs, n1, n2))
     gradient = np.array([1.0, math.sqrt(u_obs)]) * math.exp(-u_obs / 2)
     p_error = float(math.sqrt(max(float(gradient @ covariance @ gradient), 0.0)))
     return GrossVitells(
@@ -137,6 +152,7 @@ def fit_gross_vitells(
             (float(covariance[1, 0]), float(covariance[1, 1])),
         ),
         u=u_obs,
-        p_global=p,
+        p_global=min(max(euler_u, 0.0), 1.0),
         p_global_error=p_error,
+        expected_euler=euler_u,
     )

@@ -64,8 +64,13 @@ class LeeResult:
 
     @property
     def z_global(self) -> float | None:
-        """Global Z, ``Phi^-1(1 - p_global)`` (``None`` if no toy reached z_local)."""
-        return float(stats.norm.isf(self.p_global)) if self.p_global > 0 else None
+        """One-sided global Z, ``max(0, Phi^-1(1 - p_global))`` (the scan's convention).
+
+        ``None`` when no toy reached z_local (p_global = 0: Z is above what the toys resolve).
+        """
+        if self.p_global <= 0:
+            return None
+        return max(0.0, float(stats.norm.isf(self.p_global)))
 
 
 def _clopper_pearson(k: int, n: int, cl: float = 0.6827) -> tuple[float, float]:

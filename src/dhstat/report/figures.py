@@ -1,32 +1,53 @@
 """The figures of a run: every figure of :mod:`dhstat.plots` its files allow, in ``figures/``.
 
 :func:`make_figures` reads the run directory (:func:`~dhstat.report.tables.collect`) and draws
-the window maps (counts, local Z, efficiency, resolutions), the windows over the selected events,
-the look-elsewhere Z_max distribution, the cutflow and the interpretation figures (Fig. 2 and
-Fig. 3 analogues, interpolated with :mod:`dhstat.interpretation`). Matplotlib is imported only
-when a figure is drawn.
+the window maps (counts, local Z, efficiency, resolutions, expected significance), a few windows
+over the density of the selected events, the look-elsewhere Z_max distribution, the cutflow
+(simulation stacked against the data) and the limit figures of :mod:`dhstat.report.limit_figures`
+(observed and expected limit maps, their ratio, Fig. 3 analogues with the expected bands). Every
+figure carries the run's luminosity. Matplotlib is imported only when a figure is drawn.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dhstat import interpretation, rundir, selection
+from dhstat import rundir, selection
 from dhstat.processes import PROCESSES
+from dhstat.report.limit_figures import limit_figures
 from dhstat.report.settings import ReportSettings
-from dhstat.report.tables import Array, RunTables, collect, cutflow_yields
+from dhstat.report.tables import Array, RunTables, collect, cut_label, cutflow_yields, first
 
 if TYPE_CHECKING:
     from dhstat.plots import Style
 
-__all__ = ["make_figures"]
+__all__ = ["make_figures", "plot_style"]
+
+Emit = Callable[[Any, str], None]
 
 
 def __dir__() -> list[str]:
     return __all__
+
+
+def plot_style(settings: ReportSettings, tables: RunTables) -> Style:
+    """The figures' style: the report settings, with the run's luminosity and sqrt(s)."""
+    from dhstat import plots  # local import: start-up time (matplotlib)
+
+    return plots.Style(
+        width_in=settings.width_in,
+        font_size=settings.font_size,
+        dpi=settings.dpi,
+        formats=settings.formats,
+        experiment=settings.label_experiment,
+        label_text=settings.label_text,
+        luminosity_fb=tables.luminosity_fb,
+        sqrt_s_gev=tables.sqrt_s_gev,
+    )
 
 
 def make_figures(outdir: str | Path, settings: ReportSettings) -> list[Path]:
@@ -40,50 +61,64 @@ def make_figures(outdir: str | Path, settings: ReportSettings) -> list[Path]:
 
     root = Path(outdir)
     target = root / rundir.FIGURES
-    style = plots.Style(
-        width_in=settings.width_in,
-        font_size=settings.font_size,
-        dpi=settings.dpi,
-        formats=settings.formats,
-    )
     tables = collect(root)
-    cols = tables.columns
+    style = plot_style(settings, tables)
     written: list[Path] = []
 
     def emit(fig: Any, name: str) -> None:
         written.extend(plots.save(fig, target / name, style))
 
-    if tables.has("ma", "mh", "n_observed"):
+    _window_maps(tables, style, emit)
+    _event_figures(root, tables, settings, style, emit)
+    limit_figures(tables, settings, style, emit)
+    return written
+
+
+def _window_maps(tables: RunTables, style: Style, emit: Emit) -> None:
+    """Counts, local Z, efficiency, resolutions and expected significance at the window centres."""
+    from dhstat import plots  # local import: start-up time (matplotlib)
+
+    cols = tables.columns
+    if not tables.has("ma", "mh"):
+        return
+    ma, mh = cols["ma"], cols["mh"]
+    if "n_observed" in cols:
+        emit(plots.observed_counts(ma, mh, cols["n_observed"], style=style), "fig1_counts")
+    if "z" in cols:
+        emit(plots.local_significance_map(ma, mh, cols["z"], style=style), "local_z")
+    if "efficiency" in cols:
+        emit(plots.efficiency_map(ma, mh, cols["efficiency"], style=style), "efficiency")
+    if "z_expected" in cols and np.any(np.isfinite(cols["z_expected"])):
+        sigma = first(tables.documents.get("scan"), "settings.sensitivity_sigma_fb")
         emit(
-            plots.observed_counts(cols["ma"], cols["mh"], cols["n_observed"], style=style),
-            "fig1_counts",
-        )
-    if tables.has("ma", "mh", "z"):
-        emit(
-            plots.local_significance_map(cols["ma"], cols["mh"], cols["z"], style=style), "local_z"
-        )
-    if tables.has("ma", "mh", "efficiency"):
-        emit(
-            plots.efficiency_map(cols["ma"], cols["mh"], cols["efficiency"], style=style),
-            "efficiency",
-        )
+            plots.sensitivity_map(
+                ma, mh, cols["z_expected"], sigma_fb=None if sigma is None else float(sigma),
+                style=style,
+            ),
+            "expected_significance",
+        )  # fmt: skip
     windows = tables.documents.get("windows")
     if windows is not None:
-        centers, axes, angles = windows.center, windows.axes, windows.angle
-        sig_mumu, sig_recoil = _resolutions(centers, axes, angles)
+        sig_mumu, sig_recoil = _resolutions(windows.center, windows.axes, windows.angle)
+        emit(plots.resolution_map(ma, mh, sig_mumu, sig_recoil, style=style), "resolution")
+
+
+def _event_figures(
+    root: Path, tables: RunTables, settings: ReportSettings, style: Style, emit: Emit
+) -> None:
+    """The windows over the selected events, the Z_max distribution and the cutflow."""
+    from dhstat import plots  # local import: start-up time (matplotlib)
+
+    windows = tables.documents.get("windows")
+    events = _selected_masses(root) if windows is not None else None
+    if windows is not None and events is not None:
         emit(
-            plots.resolution_map(cols["ma"], cols["mh"], sig_mumu, sig_recoil, style=style),
-            "resolution",
-        )
-        events = _selected_masses(root)
-        if events is not None:
-            emit(
-                plots.windows_over_events(
-                    events[0], events[1], centers, axes, angles,
-                    limit=settings.ellipses_drawn, style=style,
-                ),
-                "windows",
-            )  # fmt: skip
+            plots.windows_over_events(
+                events[0], events[1], windows.center, windows.axes, windows.angle,
+                limit=settings.ellipses_drawn, style=style,
+            ),
+            "windows",
+        )  # fmt: skip
     lee = tables.documents.get("lee")
     if lee is not None:
         emit(
@@ -98,24 +133,28 @@ def make_figures(outdir: str | Path, settings: ReportSettings) -> list[Path]:
     flow = tables.documents.get("cutflow")
     if flow is not None:
         cuts, yields = cutflow_yields(flow)
-        emit(plots.cutflow(yields, cuts, style=style), "cutflow")
-    written.extend(_interpretation_figures(root, settings, tables, style))
-    return written
+        emit(plots.cutflow(yields, [cut_label(c) for c in cuts], style=style), "cutflow")
 
 
 def _resolutions(centers: Array, axes: Array, angles: Array) -> tuple[Array, Array]:
     """Mass resolutions from the window ellipses (2-sigma contours in squared masses).
 
     The ellipse half-extent along y = M_mumu^2 is 2 sigma(M^2) = 2 * 2 M sigma(M), hence
-    sigma(M) = extent / (4 M); likewise for the recoil mass (x).
+    sigma(M) = extent / (4 M); likewise for the recoil mass (x). The resolution in M is defined
+    only where the ellipse stays at M^2 > 0 (else the window reaches M = 0 and the linear
+    relation fails, as for the M_h' ~ 0 windows): NaN there.
     """
     a, b = axes[:, 0], axes[:, 1]
     c, s = np.cos(angles), np.sin(angles)
     extent_x = np.sqrt((a * c) ** 2 + (b * s) ** 2)
     extent_y = np.sqrt((a * s) ** 2 + (b * c) ** 2)
-    mass_x = np.sqrt(np.clip(centers[:, 0], 1e-6, None))
-    mass_y = np.sqrt(np.clip(centers[:, 1], 1e-6, None))
-    return extent_y / (4 * mass_y), extent_x / (4 * mass_x)
+    defined_x = centers[:, 0] > extent_x
+    defined_y = centers[:, 1] > extent_y
+    mass_x = np.sqrt(np.where(defined_x, centers[:, 0], 1.0))
+    mass_y = np.sqrt(np.where(defined_y, centers[:, 1], 1.0))
+    sig_mumu = np.where(defined_y, extent_y / (4 * mass_y), np.nan)
+    sig_recoil = np.where(defined_x, extent_x / (4 * mass_x), np.nan)
+    return sig_mumu, sig_recoil
 
 
 def _selected_masses(root: Path) -> tuple[Array, Array] | None:
@@ -126,40 +165,3 @@ def _selected_masses(root: Path) -> tuple[Array, Array] | None:
     sample = selection.read_selected([path])
     data = sample["process"] == PROCESSES.index("data")
     return np.asarray(sample["mrecoil2"])[data], np.asarray(sample["mmumu2"])[data]
-
-
-def _interpretation_figures(
-    root: Path, settings: ReportSettings, tables: RunTables, style: Style
-) -> list[Path]:
-    """Fig. 2 and Fig. 3 analogues, with the interpolation of :mod:`dhstat.interpretation`."""
-    from dhstat import plots  # local import: start-up time (matplotlib)
-
-    cols = tables.columns
-    if not tables.has("ma", "mh", "sigma_ul"):
-        return []
-    written: list[Path] = []
-    couplings = tables.documents.get("couplings")
-    interpolation = (couplings or {}).get("interpolation", {})
-    options = {
-        "method": interpolation.get("method", "linear"),
-        "log": interpolation.get("log", True),
-        "mh_scale": interpolation.get("mh_scale", 1.0),
-        "sqrt_s": (couplings or {}).get("sqrt_s"),
-    }
-    n = settings.map_points
-    ma_axis = np.linspace(float(cols["ma"].min()), float(cols["ma"].max()), n)
-    mh_axis = np.linspace(float(cols["mh"].min()), float(cols["mh"].max()), n)
-    grid = interpretation.interpolate_limits(
-        cols["ma"], cols["mh"], cols["sigma_ul"], ma_axis, mh_axis, **options
-    )
-    fig = plots.sigma_limit_map(
-        ma_axis, mh_axis, grid, centres=(cols["ma"], cols["mh"]), style=style
-    )
-    written.extend(plots.save(fig, root / rundir.FIGURES / "fig2_sigma_limit", style))
-    if couplings is not None:
-        versus_ma, versus_mh = interpretation.coupling_curves(
-            couplings, mh_values=settings.fig3_mh, ma_values=settings.fig3_ma
-        )
-        fig = plots.coupling_limits(versus_ma, versus_mh, style=style)
-        written.extend(plots.save(fig, root / rundir.FIGURES / "fig3_coupling_limits", style))
-    return written

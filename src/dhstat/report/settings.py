@@ -36,8 +36,12 @@ class ReportSettings:
         font_size: Base font size of the figures [pt].
         dpi: Resolution of raster figures [dots per inch].
         formats: File formats of every figure.
-        ellipses_drawn: Largest number of window ellipses drawn over the selected events.
-        map_points: Points per axis of the interpolated upper-limit map (Fig. 2 analogue).
+        label_experiment: Bold part of the label above every figure ("Belle II-like").
+        label_text: Italic text after it ("simulation").
+        ellipses_drawn: Number of window ellipses drawn over the selected events.
+        map_points: Points per axis of the interpolated upper-limit maps (Fig. 2 analogue).
+        hepdata_map_points: Points per axis of the interpolated limit table of the HEPData
+            submission.
         fig3_mh: Fixed M_h' values [GeV] of the limit-versus-M_A' panel (Fig. 3 analogue).
         fig3_ma: Fixed M_A' values [GeV] of the limit-versus-M_h' panel.
         summary_ma_range: M_A' interval [GeV] over which the summary quotes the limit ranges.
@@ -50,8 +54,11 @@ class ReportSettings:
     font_size: float
     dpi: int
     formats: tuple[str, ...]
+    label_experiment: str
+    label_text: str
     ellipses_drawn: int
     map_points: int
+    hepdata_map_points: int
     fig3_mh: tuple[float, ...]
     fig3_ma: tuple[float, ...]
     summary_ma_range: tuple[float, float]
@@ -69,8 +76,11 @@ class ReportSettings:
             font_size=float(report["font_size"]),
             dpi=int(report["dpi"]),
             formats=tuple(report["formats"]),
+            label_experiment=str(report["label_experiment"]),
+            label_text=str(report["label_text"]),
             ellipses_drawn=int(report["ellipses_drawn"]),
             map_points=int(report["map_points"]),
+            hepdata_map_points=int(report["hepdata_map_points"]),
             fig3_mh=tuple(report["fig3_mh"]),
             fig3_ma=tuple(report["fig3_ma"]),
             summary_ma_range=(lo, hi),

@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,15 @@ from dhstat.report.tables import RunTables, collect, first, ordered_processes
 if TYPE_CHECKING:
     from dhstat.pipeline import RunResult
 
-__all__ = ["PAPER", "Summary", "format_summary", "format_timings", "summarize"]
+__all__ = [
+    "PAPER",
+    "RANGE_NOTE",
+    "Summary",
+    "format_summary",
+    "format_timings",
+    "range_windows",
+    "summarize",
+]
 
 #: The paper's numbers (PRL 130, 071804), for the comparison in the summary.
 PAPER: Mapping[str, Any] = {
@@ -65,8 +74,17 @@ class Summary:
         max_z_mh: M_h' (= M_recoil) of that window [GeV].
         global_z: Global significance from the look-elsewhere toys.
         global_p: Global p-value.
-        sigma_ul_range: (min, max) upper limit on sigma [fb] for M_A' in ``ma_range``.
-        coupling_ul_range: (min, max) upper limit on eps^2 alpha_D for M_A' in ``ma_range``.
+        sigma_ul_range: (min, max) observed Bayesian upper limit on sigma [fb] over the range
+            windows: M_A' in ``ma_range``, M_h' < M_A', sensitive and not prior-dominated.
+        sigma_ul_expected_range: (min, max) of the median expected Bayesian limit [fb], same
+            windows.
+        cls_ul_range: (min, max) observed CLs upper limit [fb], same windows.
+        cls_ul_expected_range: (min, max) median expected CLs upper limit [fb], same windows.
+        coupling_ul_range: (min, max) observed upper limit on eps^2 alpha_D, same windows.
+        coupling_ul_expected_range: (min, max) median expected limit on eps^2 alpha_D.
+        n_range_windows: Number of windows the ranges are taken over.
+        n_no_sensitivity: Windows without sensitivity (no limit).
+        n_prior_dominated: Sensitive windows whose limit depends on the prior's upper edge.
         ma_range: The M_A' interval of the limit ranges [GeV].
     """
 
@@ -82,7 +100,14 @@ class Summary:
     global_z: float | None = None
     global_p: float | None = None
     sigma_ul_range: tuple[float, float] | None = None
+    sigma_ul_expected_range: tuple[float, float] | None = None
+    cls_ul_range: tuple[float, float] | None = None
+    cls_ul_expected_range: tuple[float, float] | None = None
     coupling_ul_range: tuple[float, float] | None = None
+    coupling_ul_expected_range: tuple[float, float] | None = None
+    n_range_windows: int | None = None
+    n_no_sensitivity: int | None = None
+    n_prior_dominated: int | None = None
     ma_range: tuple[float, float] = (4.0, 9.7)
 
 
@@ -120,29 +145,79 @@ def _largest_z(tables: RunTables) -> dict[str, Any]:
     return values
 
 
-def _limit_ranges(tables: RunTables, ma_range: tuple[float, float]) -> dict[str, Any]:
-    """(min, max) of the sigma and coupling limits for M_A' in ``ma_range`` and M_h' < M_A'."""
+def range_windows(tables: RunTables, ma_range: tuple[float, float]) -> Any:
+    """Which windows the quoted limit ranges use (a boolean mask over the windows).
+
+    Those with M_A' in ``ma_range`` (open interval) and M_h' < M_A' that are sensitive and whose
+    limit is not prior-dominated.
+
+    Example:
+        >>> import numpy as np
+        >>> cols = {"ma": np.array([5.0, 5.0, 5.0, 3.0]), "mh": np.array([1.0, 1.0, 6.0, 1.0]),
+        ...         "sensitive": np.array([1.0, 0.0, 1.0, 1.0]),
+        ...         "prior_dominated": np.zeros(4)}
+        >>> range_windows(RunTables(cols), (4.0, 9.7)).tolist()
+        [True, False, False, False]
+    """
     cols = tables.columns
+    inside = (cols["ma"] > ma_range[0]) & (cols["ma"] < ma_range[1]) & (cols["mh"] < cols["ma"])
+    if "sensitive" in cols:
+        inside &= cols["sensitive"] > 0.5
+    if "prior_dominated" in cols:
+        inside &= ~(cols["prior_dominated"] > 0.5)
+    return inside
+
+
+#: The ranges of :class:`Summary`: field -> (column, quantile index of a band column or None).
+_RANGES = {
+    "sigma_ul_range": ("sigma_ul", None),
+    "sigma_ul_expected_range": ("sigma_ul_expected", 2),
+    "cls_ul_range": ("cls_ul", None),
+    "cls_ul_expected_range": ("cls_ul_expected", 2),
+    "coupling_ul_range": ("coupling_ul", None),
+    "coupling_ul_expected_range": ("coupling_ul_expected", 2),
+}
+
+
+def _limit_ranges(tables: RunTables, ma_range: tuple[float, float]) -> dict[str, Any]:
+    """(min, max) of the limits over :func:`range_windows`, observed and expected; the counts."""
+    cols = dict(tables.columns)
     values: dict[str, Any] = {}
-    if tables.has("ma", "mh"):
-        inside = (cols["ma"] > ma_range[0]) & (cols["ma"] < ma_range[1]) & (cols["mh"] < cols["ma"])
-        for name, key in (("sigma_ul", "sigma_ul_range"), ("coupling_ul", "coupling_ul_range")):
-            if name in cols:
-                sel = cols[name][inside]
-                sel = sel[np.isfinite(sel)]
-                if sel.size:
-                    values[key] = (float(sel.min()), float(sel.max()))
+    if not tables.has("ma", "mh"):
+        return values
+    if "sigma_ul_expected" in cols and "coupling_per_fb" in cols:
+        cols["coupling_ul_expected"] = cols["coupling_per_fb"][:, None] * cols["sigma_ul_expected"]
+    used = range_windows(tables, ma_range)
+    for key, (name, band) in _RANGES.items():
+        if name in cols:
+            column = cols[name] if band is None else cols[name][:, band]
+            selected = column[used]
+            selected = selected[np.isfinite(selected)]
+            if selected.size:
+                values[key] = (float(selected.min()), float(selected.max()))
+    if "sigma_ul" in cols:
+        values["n_range_windows"] = int(np.count_nonzero(used & np.isfinite(cols["sigma_ul"])))
+    if "sensitive" in cols:
+        values["n_no_sensitivity"] = int(np.count_nonzero(cols["sensitive"] < 0.5))
+    if "prior_dominated" in cols:
+        sensitive = cols.get("sensitive", np.ones_like(cols["prior_dominated"])) > 0.5
+        values["n_prior_dominated"] = int(
+            np.count_nonzero(sensitive & (cols["prior_dominated"] > 0.5))
+        )
     return values
 
 
-def summarize(outdir: str | Path, settings: ReportSettings) -> Summary:
+def summarize(
+    outdir: str | Path, settings: ReportSettings, *, tables: RunTables | None = None
+) -> Summary:
     """The paper's headline numbers for the run in ``outdir`` (``None`` where a stage is missing).
 
     Args:
         outdir: A run directory.
         settings: The report settings (their ``summary_ma_range`` bounds the limit ranges).
+        tables: The run's tables if already read (:func:`~dhstat.report.tables.collect`).
     """
-    tables = collect(outdir)
+    tables = collect(outdir) if tables is None else tables
     cols = tables.columns
     ma_range = settings.summary_ma_range
     n_selected, expected = _selected_events(tables.documents.get("cutflow"))
@@ -205,24 +280,43 @@ def _summary_rows(summary: Summary) -> list[tuple[str, str, str]]:
     if summary.global_p is not None:
         glob += f" (p = {summary.global_p:.3g})"
     rows.append(("global Z [sigma]", glob, "< 1"))
-    lo, hi = summary.ma_range
-    sigma = summary.sigma_ul_range
-    coupling = summary.coupling_ul_range
-    rows.append(
-        (
-            f"sigma UL [fb], {lo:g} < M_A' < {hi:g}",
-            f"{sigma[0]:.2f} - {sigma[1]:.2f}" if sigma else "-",
-            "1.7 - 5.0",
-        )
-    )
-    rows.append(
-        (
-            "eps^2 alpha_D UL, same range",
-            f"{coupling[0]:.2g} - {coupling[1]:.2g}" if coupling else "-",
-            "1.7e-08 - 2.0e-06",
-        )
-    )
+    rows += _limit_rows(summary)
     return rows
+
+
+def _span(values: tuple[float, float] | None, spec: str) -> str:
+    return "-" if values is None else f"{values[0]:{spec}} - {values[1]:{spec}}"
+
+
+def _limit_rows(summary: Summary) -> list[tuple[str, str, str]]:
+    """The limit rows of :func:`format_summary`: observed and expected, Bayesian and CLs."""
+    lo, hi = summary.ma_range
+    rows = [
+        (f"sigma UL [fb], {lo:g} < M_A' < {hi:g}: observed", _span(summary.sigma_ul_range, ".2f"),
+         "1.7 - 5.0"),
+        ("  median expected", _span(summary.sigma_ul_expected_range, ".2f"), "-"),
+        ("  CLs observed", _span(summary.cls_ul_range, ".2f"), "-"),
+        ("  CLs median expected", _span(summary.cls_ul_expected_range, ".2f"), "-"),
+        ("eps^2 alpha_D UL, same windows: observed", _span(summary.coupling_ul_range, ".2g"),
+         "1.7e-08 - 2.0e-06"),
+        ("  median expected", _span(summary.coupling_ul_expected_range, ".2g"), "-"),
+    ]  # fmt: skip
+    if summary.n_range_windows is not None:
+        rows.append(("  windows of these ranges", f"{summary.n_range_windows}", "-"))
+    if summary.n_no_sensitivity is not None:
+        rows.append(("windows without sensitivity (no limit)", f"{summary.n_no_sensitivity}", "-"))
+    if summary.n_prior_dominated is not None:
+        rows.append(("prior-dominated limits (flagged)", f"{summary.n_prior_dominated}", "-"))
+    return rows
+
+
+#: The note printed under the summary: which windows the limit ranges use.
+RANGE_NOTE = (
+    "Limit ranges: windows with M_h' < M_A' in the M_A' range that are sensitive (signal yield "
+    "per fb above the scan's threshold) and whose limit does not depend on the prior's upper "
+    "edge sigma_max. Bayesian limits: flat prior on [0, sigma_max], the paper's method; CLs: "
+    "asymptotic qtilde, for comparison."
+)
 
 
 def format_summary(summary: Summary) -> str:
@@ -232,6 +326,7 @@ def format_summary(summary: Summary) -> str:
     value_width = max(12, *(len(r[1]) for r in rows)) + 2
     lines = ["", f"{'Summary':<{width}}{'this run':>{value_width}}   paper (PRL 130, 071804)"]
     lines += [f"{a:<{width}}{b:>{value_width}}   {c}" for a, b, c in rows]
+    lines += ["", *textwrap.wrap(RANGE_NOTE, width=width + value_width + 28)]
     return "\n".join(lines)
 
 

@@ -2,36 +2,51 @@
 
 :func:`collect` reads what a run directory holds (``windows.json``, ``counts.json``,
 ``results.json``, ``couplings.json``, ``cutflow.json``, ``lee.json``; each optional) into a
-:class:`RunTables`. :func:`cutflow_yields` reads the search-sample cutflow of ``cutflow.json`` in
-the paper's process order (:func:`ordered_processes`).
+:class:`RunTables`. Fields that older ``results.json`` files lack (the expected limits, CLs, the
+sensitivity flag) are simply absent from the table; the sensitivity then falls back to a
+non-zero efficiency. :func:`cutflow_yields` reads the search-sample cutflow of ``cutflow.json`` in
+the paper's process order (:func:`ordered_processes`); :data:`CUT_LABELS` names its cuts for
+readers.
 
 Example:
     >>> ordered_processes(["signal", "eemumu", "zz", "data", "mumu"])
     ['data', 'mumu', 'eemumu', 'signal', 'zz']
+    >>> cut_label("photon_recoil"), cut_label("my_cut")
+    ('No photon near recoil', 'my_cut')
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import numpy as np
 from numpy.typing import NDArray
 
-from dhstat import counting, rundir, windows
+from dhstat import counting, rundir, schemas, windows
+from dhstat.errors import InputError
 from dhstat.jsonio import read_json
 from dhstat.processes import BACKGROUNDS
 
 __all__ = [
+    "BANDS",
+    "CUT_LABELS",
     "Array",
     "RunTables",
     "collect",
+    "cut_label",
     "cutflow_yields",
     "first",
     "ordered_processes",
+    "read_scan",
 ]
+
+log = logging.getLogger(__name__)
 
 Array = NDArray[np.float64]
 
@@ -46,7 +61,8 @@ _DOCUMENTS = (
     ("couplings", rundir.COUPLINGS, "couplings"),
 )
 
-#: Per-window columns read from the scan and coupling documents: name -> (block, keys).
+#: Per-window columns read from the scan and coupling documents: name -> (block, keys). The
+#: ``*_expected`` columns have shape (windows, 5): the :data:`BANDS` quantiles.
 _SCAN_COLUMNS = {
     "ma": ("scan", ("ma",)),
     "mh": ("scan", ("mh",)),
@@ -55,7 +71,36 @@ _SCAN_COLUMNS = {
     "bayes_factor": ("scan", ("bayes_factor",)),
     "sigma_ul": ("scan", ("upper_limit_flat",)),
     "sigma_ul_log": ("scan", ("upper_limit_log",)),
+    "sigma_ul_expected": ("scan", ("upper_limit_flat_expected",)),
+    "sigma_ul_log_expected": ("scan", ("upper_limit_log_expected",)),
+    "cls_ul": ("scan", ("cls_upper_limit",)),
+    "cls_ul_expected": ("scan", ("cls_upper_limit_expected",)),
+    "z_expected": ("scan", ("z_expected",)),
+    "sensitive": ("scan", ("sensitive",)),
+    "sigma_max": ("scan", ("sigma_max",)),
     "coupling_ul": ("couplings", ("eps2_alpha_d_ul",)),
+}
+
+#: The expected quantiles of the ``*_expected`` columns, in order: -2, -1, 0 (median), +1, +2
+#: standard deviations under the background-only hypothesis.
+BANDS = (-2, -1, 0, 1, 2)
+
+#: Readable names of the cuts of :data:`dhstat.selection.CUTS` (for figures and tables).
+CUT_LABELS: Mapping[str, str] = {
+    "input": "Input (skimmed)",
+    "trigger": "Trigger",
+    "impact_parameters": "Impact parameters",
+    "two_tracks": "Two tracks",
+    "muon_id": "Muon ID",
+    "emu_id": "e and mu ID",
+    "track_theta": "Track polar angle",
+    "delta_phi": "Azimuthal opening",
+    "cluster_energy": "Muon cluster energy",
+    "recoil_theta": "Recoil polar angle",
+    "photon_energy": "Photon energy veto",
+    "photon_recoil": "No photon near recoil",
+    "photon_control": "Hard photon",
+    "pt_cm": r"Dimuon $\mathit{p}_{\rm T}$ (c.m.)",
 }
 
 
@@ -69,9 +114,14 @@ class RunTables:
 
     Attributes:
         columns: Column name -> array over windows. Names (when present): ``id``, ``ma``, ``mh``
-            [GeV], ``n_observed``, ``background``, ``background_error``, ``efficiency``, ``z``,
-            ``p_value``, ``bayes_factor``, ``sigma_ul`` [fb], ``coupling_ul``; per-process
-            backgrounds as ``background_<process>``.
+            [GeV], ``n_observed``, ``background``, ``efficiency``, ``ceta_cut``, ``z``,
+            ``p_value``, ``bayes_factor``, ``sigma_ul`` and ``sigma_ul_log`` [fb] (observed
+            Bayesian limits, flat and log prior), ``sigma_ul_expected`` [fb] (shape (n, 5), the
+            :data:`BANDS` quantiles), ``cls_ul`` and ``cls_ul_expected`` [fb], ``z_expected``,
+            ``sigma_max`` [fb], ``coupling_ul`` and ``coupling_per_fb`` (eps^2 alpha_D per fb
+            of limit), and the flags as 1.0 / 0.0: ``sensitive``, ``prior_dominated``;
+            per-process backgrounds as ``background_<process>`` (and ``..._error``). A missing
+            value (no limit, not computed) is NaN.
         documents: The stage documents that were found, by stage name (``"windows"``, ...).
     """
 
@@ -81,6 +131,30 @@ class RunTables:
     def has(self, *names: str) -> bool:
         """Whether all the named columns are present."""
         return all(name in self.columns for name in names)
+
+    @property
+    def luminosity_fb(self) -> float | None:
+        """The data's integrated luminosity [fb^-1] (counts or scan document; None if unknown)."""
+        counts = self.documents.get("counts")
+        if counts is not None:
+            return float(counts.luminosity_fb)
+        value = first(self.documents.get("scan"), "luminosity_fb")
+        return None if value is None else float(value)
+
+    @property
+    def sqrt_s_gev(self) -> float | None:
+        """The centre-of-mass energy [GeV] (couplings or windows document; None if unknown)."""
+        value = first(self.documents.get("couplings"), "sqrt_s")
+        search = self.documents.get("windows")
+        if value is None and search is not None:
+            value = first(search.meta, "sqrt_s")
+        return None if value is None else float(value)
+
+    @property
+    def cl(self) -> float:
+        """The credibility level of the limits (the scan's settings; 0.9 without a scan)."""
+        value = first(self.documents.get("scan"), "settings.cl")
+        return 0.9 if value is None else float(value)
 
 
 def _columns(block: Any) -> dict[str, Any]:
@@ -109,28 +183,104 @@ def first(node: Any, *keys: str) -> Any:
     return None
 
 
+def _numbers(values: Sequence[Any]) -> Array | None:
+    """Per-window values as floats: scalars give shape (n,), lists (n, k); None is NaN."""
+    width = max((len(v) for v in values if isinstance(v, list | tuple)), default=0)
+    rows: list[Any]
+    if width:
+        rows = [
+            [np.nan if x is None else x for x in v]
+            if isinstance(v, list | tuple)
+            else [np.nan] * width
+            for v in values
+        ]
+    else:
+        rows = [np.nan if v is None else v for v in values]
+    try:
+        column = np.asarray(rows, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return column if column.ndim == (2 if width else 1) else None
+
+
 def _aligned(ids: NDArray[np.int64], block: Mapping[str, Any], keys: Sequence[str]) -> Array | None:
     """Column ``keys[0]`` (or the first present) of ``block``, reordered to the window ``ids``."""
     values = first(block, *keys)
     if values is None or "id" not in block:
         return None
-    try:
-        column = np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)
-    except (TypeError, ValueError):
-        return None
+    column = _numbers(values)
     position = {str(i): k for k, i in enumerate(block["id"])}
-    if column.ndim != 1 or any(str(int(i)) not in position for i in ids):
+    if column is None or any(str(int(i)) not in position for i in ids):
         return None
     return column[[position[str(int(i))] for i in ids]]
 
 
+#: Keys of ``results.json`` that scans before the expected limits (issue 16) did not write.
+_NEW_SCAN_KEYS = frozenset(
+    {
+        "sensitive", "z_expected", "upper_limit_flat_expected", "upper_limit_log_expected",
+        "cls_upper_limit", "cls_upper_limit_expected", "sensitivity_sigma_fb",
+        "min_signal_per_fb", "z_convention", "expected", "cls", "n_no_sensitivity",
+        "n_prior_dominated", "limit_range_windows",
+    }
+)  # fmt: skip
+
+
+def _relaxed(node: Any, key: str = "") -> Any:
+    """The scan schema without the requirements older scans cannot meet.
+
+    The new keys are not required, and Z may be negative (older scans wrote two-sided Z).
+    """
+    if isinstance(node, list):
+        return [_relaxed(item) for item in node]
+    if not isinstance(node, Mapping):
+        return node
+    result = {k: _relaxed(v, k) for k, v in node.items()}
+    if isinstance(result.get("required"), list):
+        result["required"] = [k for k in result["required"] if k not in _NEW_SCAN_KEYS]
+    if key == "z" and "anyOf" in result:
+        result = {k: v for k, v in result.items() if k != "anyOf"} | {"type": ["number", "null"]}
+    return result
+
+
+def read_scan(path: Path) -> Any:
+    """``results.json``, validated; a scan written before the expected limits is accepted too.
+
+    Such an older document must match the current schema except for the keys it lacks (and
+    its two-sided Z); its report then simply has no expected limits, CLs or sensitivity flag.
+
+    Raises:
+        InputError: the document matches neither.
+    """
+    document = read_json(path)
+    try:
+        schemas.validate(document, "scan", source=path)
+    except InputError:
+        relaxed = jsonschema.Draft202012Validator(_relaxed(schemas.load("scan")))
+        if next(relaxed.iter_errors(document), None) is not None:
+            raise
+        log.warning("%s predates the expected limits: reported without them", path)
+    return document
+
+
 def _documents(root: Path) -> dict[str, Any]:
-    """The JSON stage documents of the run directory ``root`` that exist, by stage name."""
+    """The JSON stage documents of the run directory ``root`` that exist, by stage name.
+
+    ``results.json`` must be readable (:func:`read_scan`); another document that does not match
+    its schema (e.g. written by an older dhstat) is left out of the report, with a warning.
+    """
     docs: dict[str, Any] = {}
     for stage, name, schema in _DOCUMENTS:
         path = root / name
-        if path.is_file():
+        if not path.is_file():
+            continue
+        if schema == "scan":
+            docs[stage] = read_scan(path)
+            continue
+        try:
             docs[stage] = read_json(path, schema=schema)
+        except InputError as error:
+            log.warning("left out of the report: %s", error)
     return docs
 
 
@@ -168,10 +318,13 @@ def _window_columns(
 
 
 def _restore_infinities(columns: dict[str, Array]) -> None:
-    """The scan writes null for an infinite Z (p = 0 or 1) and an infinite Bayes factor."""
+    """The scan writes null for an infinite Z (p = 0) and an infinite Bayes factor.
+
+    Older scans also wrote null for p = 1; Z is one-sided, so that is Z = 0.
+    """
     missing = np.isnan(columns["z"])
     columns["z"] = np.where(missing & (columns["p_value"] <= 0), np.inf, columns["z"])
-    columns["z"] = np.where(missing & (columns["p_value"] >= 1), -np.inf, columns["z"])
+    columns["z"] = np.where(missing & (columns["p_value"] >= 1), 0.0, columns["z"])
     if "bayes_factor" in columns:
         columns["bayes_factor"] = np.where(
             np.isnan(columns["bayes_factor"]) & (columns["p_value"] == 0),
@@ -180,13 +333,36 @@ def _restore_infinities(columns: dict[str, Array]) -> None:
         )
 
 
+def _state(root: Path) -> tuple[Any, ...]:
+    """The identity of the files :func:`collect` reads: path, size and modification time."""
+    names = (rundir.WINDOWS, rundir.COUNTS, *(name for _, name, _ in _DOCUMENTS))
+    stats: list[tuple[str, int | None, int | None]] = []
+    for name in names:
+        try:
+            info = (root / name).stat()
+        except OSError:
+            stats.append((name, None, None))
+        else:
+            stats.append((name, info.st_size, info.st_mtime_ns))
+    return (str(root.resolve()), *stats)
+
+
 def collect(outdir: str | Path) -> RunTables:
     """Read the stage files of the run directory ``outdir`` into aligned per-window columns.
 
     Columns are aligned with the windows of ``windows.json`` (else of ``counts.json``, else of
-    ``results.json``).
+    ``results.json``). The figures, the summary and the report of one run all read it: the
+    tables of the last few runs are kept while their files are unchanged (same size and
+    modification time), so that a report validates each file once. Treat them as read-only.
     """
     root = Path(outdir)
+    return _collect(_state(root), root)
+
+
+@functools.lru_cache(maxsize=4)
+def _collect(state: tuple[Any, ...], root: Path) -> RunTables:
+    """:func:`collect` for the files in the given ``state`` (the cache key)."""
+    del state  # only the cache key
     docs = _documents(root)
     columns: dict[str, Array] = {}
     ids = _window_columns(root, docs, columns)
@@ -216,7 +392,63 @@ def collect(outdir: str | Path) -> RunTables:
         column = _aligned(ids, couplings, ("sigma_ul", "sigma_ul_fb"))
         if column is not None:
             columns["sigma_ul"] = column
+    if couplings is not None:
+        _coupling_factor(ids, couplings, docs["couplings"], columns)
+    if blocks["scan"] is not None:
+        _flags(ids, blocks["scan"], columns)
     return RunTables(columns, docs)
+
+
+def _coupling_factor(
+    ids: NDArray[np.int64], block: Mapping[str, Any], document: Any, columns: dict[str, Array]
+) -> None:
+    """``coupling_per_fb``: eps^2 alpha_D per fb, 1 / (sigma(eps^2 alpha_D = 1) B(A' -> mumu))."""
+    convention = str(first(document, "cross_section") or "born")
+    units = block.get("sigma_unit_fb")
+    if units is None or "br_mumu" not in block:
+        return
+    unit = [u.get(convention) if isinstance(u, Mapping) else None for u in units]
+    per = [
+        None if u is None or b is None or u * b <= 0 else 1.0 / (u * b)
+        for u, b in zip(unit, block["br_mumu"], strict=True)
+    ]
+    column = _aligned(ids, {"id": block["id"], "per": per}, ("per",))
+    if column is not None:
+        columns["coupling_per_fb"] = column
+
+
+def _flags(ids: NDArray[np.int64], block: Mapping[str, Any], columns: dict[str, Array]) -> None:
+    """``prior_dominated`` and ``sensitive`` (1.0 / 0.0) from the scan's flags.
+
+    Prior-dominated: flag ``sigma_max`` (or ``sigma_max_dependent``). Sensitive: the scan's
+    ``sensitive``; for scans written before it, no ``no_sensitivity`` flag and a non-zero
+    efficiency.
+    """
+    flags = block.get("flags")
+    if flags is None:
+        return
+    as_sets = [set(f or ()) for f in flags]
+    prior = [("sigma_max" in f) for f in as_sets]
+    if "sigma_max_dependent" in block:
+        prior = [p or bool(d) for p, d in zip(prior, block["sigma_max_dependent"], strict=True)]
+    no_sens = [("no_sensitivity" in f) for f in as_sets]
+    table = {"id": block["id"], "prior": prior, "no_sens": no_sens}
+    prior_col = _aligned(ids, table, ("prior",))
+    no_sens_col = _aligned(ids, table, ("no_sens",))
+    if prior_col is None or no_sens_col is None:
+        return
+    columns["prior_dominated"] = prior_col
+    if "sensitive" in columns:
+        columns["sensitive"] = np.where(np.isnan(columns["sensitive"]), 0.0, columns["sensitive"])
+    else:
+        efficiency = columns.get("efficiency")
+        positive = np.ones(len(ids)) if efficiency is None else (efficiency > 0).astype(float)
+        columns["sensitive"] = positive * (1.0 - no_sens_col)
+
+
+def cut_label(cut: str) -> str:
+    """The readable name of a cut (:data:`CUT_LABELS`; the code name for unknown cuts)."""
+    return CUT_LABELS.get(cut, cut)
 
 
 def ordered_processes(names: Any) -> list[str]:

@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -80,11 +81,21 @@ def jagged(events: Mapping[str, Any], name: str, n: int, counter: str) -> tuple[
 
 
 def flat(events: Mapping[str, Any], name: str) -> NDArray[Any]:
-    """A flat (one entry per event) branch as a numpy array."""
+    """A flat (one number per event) branch as a numpy array.
+
+    Raises:
+        InputError: the branch holds lists (or anything but one number) per event.
+    """
     value = events[name]
-    if isinstance(value, np.ndarray):
-        return value
-    return np.asarray(ak.to_numpy(value if isinstance(value, ak.Array) else ak.Array(value)))
+    if not isinstance(value, np.ndarray):
+        array = value if isinstance(value, ak.Array) else ak.Array(value)
+        if array.ndim != 1:
+            raise InputError(None, name, "one number per event", got=str(array.type))
+        value = np.asarray(ak.to_numpy(array))
+    value = np.asarray(value)
+    if value.ndim != 1 or value.dtype == object:
+        raise InputError(None, name, "one number per event", got=f"{value.dtype}{value.shape}")
+    return value
 
 
 def any_per_event(event_index: Int, mask: Bool, n: int) -> Bool:
@@ -156,6 +167,13 @@ def read_events(events: Mapping[str, Any]) -> Events:
     check_branches(events)
     weight = np.asarray(flat(events, "weight"), dtype=np.float64)
     n = len(weight)
+    finite = weight[np.isfinite(weight)]
+    with np.errstate(over="ignore"):
+        total = float(np.sum(np.abs(finite)))
+    if not math.isfinite(total):
+        raise InputError(
+            None, "weight", "weights whose sum is a finite number", got=float(finite.max())
+        )
     trg = np.asarray(flat(events, "trg_pass"), dtype=bool)
     if len(trg) != n:
         raise InputError(None, "trg_pass", f"one entry per event ({n})", got=len(trg))

@@ -9,6 +9,7 @@ uncertainty the workspaces use (:class:`MacroregionSettings`, from ``[selection.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from dhstat.processes import BACKGROUNDS, PROCESSES
-from dhstat.provenance import provenance
+from dhstat.provenance import provenance, relative_path
 from dhstat.selection.cutflow import SAMPLES
 from dhstat.selection.files import SelectionOutput
 
@@ -30,8 +31,13 @@ def __dir__() -> list[str]:
     return __all__
 
 
-def cutflow_document(output: SelectionOutput) -> dict[str, Any]:
+def cutflow_document(
+    output: SelectionOutput, *, home: str | os.PathLike[str] | None = None
+) -> dict[str, Any]:
     """The ``cutflow`` JSON document of a selection (validated when written).
+
+    With ``home`` (the folder the document is written to) the input files are recorded relative to
+    it, so that a run gives the same bytes in any directory; without, as given.
 
     Example:
         >>> from dhstat.selection.cutflow import Cutflow
@@ -44,7 +50,10 @@ def cutflow_document(output: SelectionOutput) -> dict[str, Any]:
     for process, flow in output.cutflows.items():
         entry = flow.to_dict()
         entry["is_data"] = process == "data"
-        entry["files"] = list(output.files.get(process, ()))
+        files = output.files.get(process, ())
+        entry["files"] = (
+            [relative_path(f, home) for f in files] if home is not None else list(files)
+        )
         processes[process] = entry
     return {
         "schema_version": "1.0.0",

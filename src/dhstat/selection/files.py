@@ -9,6 +9,7 @@ in task order, so the output does not depend on the number of workers. The worke
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -82,8 +83,10 @@ def _select_task(task: _Task) -> _TaskResult:
         return _select_chunks(task)
     except InputError as error:
         empty: dict[str, dict[str, NDArray[Any]]] = {s: {} for s in SAMPLES}
+        # errors of the events themselves name no file: they are this task's file
+        source = str(task.path) if error.source == "<input>" else error.source
         return _TaskResult(
-            empty, Cutflow.empty(), 0, (error.source, error.field, error.expected, error.got)
+            empty, Cutflow.empty(), 0, (source, error.field, error.expected, error.got)
         )
 
 
@@ -223,7 +226,7 @@ def select_files(
     for s in SAMPLES:
         samples[s]["process"] = np.asarray(samples[s]["process"], dtype=np.int32)
     by_process: dict[str, list[str]] = {}
-    lumi = [float(m.get("luminosity_fb", 0.0)) for m in metadata.values() if m.get("is_data")]
+    lumi = [_luminosity(path, m) for path, m in metadata.items() if m.get("is_data")]
     for path in paths:
         by_process.setdefault(str(metadata[path]["process"]), []).append(path)
     return SelectionOutput(
@@ -238,3 +241,14 @@ def select_files(
 def _digest(cfg: Mapping[str, Any]) -> str:
     """Digest of the tables the selection depends on."""
     return canonical_digest({name: cfg[name] for name in ("selection", "beams", "physics")})
+
+
+def _luminosity(path: str, metadata: Mapping[str, Any]) -> float:
+    """The data luminosity a file's metadata records [fb^-1] (0 when it records none)."""
+    try:
+        value = float(metadata.get("luminosity_fb", 0.0))
+    except (TypeError, ValueError):
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise InputError(path, "dhstat_metadata.luminosity_fb", "a finite number >= 0", got=value)
+    return value

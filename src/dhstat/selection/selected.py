@@ -3,11 +3,14 @@
 The file has one tree per sample of :data:`~dhstat.selection.SAMPLES` with the
 :data:`~dhstat.selection.VARIABLES` and ``process``, an int32 index into the metadata list
 ``processes`` (equal to :data:`dhstat.processes.PROCESSES` when written by this version; reading
-re-indexes it into :data:`~dhstat.processes.PROCESSES`).
+re-indexes it into :data:`~dhstat.processes.PROCESSES`). The metadata list ``files`` names the input
+ntuples relative to the directory of the selected-events file, so that the same inputs in another
+run directory give the same bytes.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,7 +20,7 @@ from numpy.typing import NDArray
 from dhstat import ntuples
 from dhstat.errors import InputError
 from dhstat.processes import PROCESSES
-from dhstat.provenance import provenance
+from dhstat.provenance import provenance, relative_path
 from dhstat.selection.cutflow import SAMPLES
 from dhstat.selection.files import SelectionOutput, concatenate
 from dhstat.selection.variables import VARIABLES
@@ -34,6 +37,8 @@ def write_selected(path: str | Any, output: SelectionOutput) -> None:
 
     Trees ``search``, ``control_mumugamma``, ``control_emu`` with :data:`VARIABLES` and
     ``process`` (int32 index into the metadata list ``processes``, equal to :data:`PROCESSES`).
+    The same selection gives the same bytes (:mod:`dhstat.ntuples`); the input files are
+    recorded relative to the directory of ``path``.
 
     Example:
         >>> import tempfile, pathlib
@@ -44,11 +49,12 @@ def write_selected(path: str | Any, output: SelectionOutput) -> None:
         >>> read_selected([path])["mmumu2"].shape
         (0,)
     """
+    home = os.path.dirname(os.path.abspath(path))  # noqa: PTH100, PTH120 - no symlink resolution
     metadata = {
         "schema_version": "1.0.0",
         "kind": "selected",
         "processes": list(PROCESSES),
-        "files": {p: list(v) for p, v in output.files.items()},
+        "files": {p: [relative_path(f, home) for f in v] for p, v in output.files.items()},
         "luminosity_fb": output.luminosity_fb,
         "config_digest": output.config_digest,
         **provenance(),

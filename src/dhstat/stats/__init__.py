@@ -13,7 +13,10 @@
   :func:`dhstat.stats.significance.hybrid_pvalue` (also THE p-value function of the look-elsewhere
   toys), :func:`dhstat.stats.bayes.window_bayes_factors` and
   :func:`dhstat.stats.bayes.window_upper_limits`. Same likelihood, same priors, same numbers as the
-  generic path (tested to 1e-6), evaluated for all windows at once with numpy.
+  generic path (tested to 1e-6), evaluated for all windows at once with numpy. Beside them:
+  expected limits with +-1, +-2 sd bands and expected significances, exact from the
+  prior-predictive distribution of N (:mod:`dhstat.stats.expected`), and asymptotic CLs limits
+  (qtilde, pyhf's numbers), observed and expected (:mod:`dhstat.stats.cls`).
 * **Global significance**: :mod:`dhstat.lee` (its own stage; not part of this engine).
 * **Priors and the zero-truncation convention**: :mod:`dhstat.stats.priors`
   (:data:`dhstat.stats.priors.TRUNCATION` is recorded in every output).
@@ -24,13 +27,16 @@ Modules, from the bottom up: :mod:`~dhstat.stats.priors` (prior rules), :mod:`~d
 the generic model: :mod:`~dhstat.stats.generic`; the Bayesian results:
 :mod:`~dhstat.stats.single_bin`, :mod:`~dhstat.stats.window_bayes`,
 :mod:`~dhstat.stats.generic_bayes` (all re-exported by :mod:`~dhstat.stats.bayes`);
-:mod:`~dhstat.stats.significance`; and the stage: :mod:`~dhstat.stats.scan`. This package imports
+:mod:`~dhstat.stats.significance`; :mod:`~dhstat.stats.expected`, :mod:`~dhstat.stats.cls`; and
+the stage: :mod:`~dhstat.stats.scan`. This package imports
 none of them itself, so that ``import dhstat.stats`` stays cheap.
 
 References: the hybrid (prior-predictive) p-value of Cousins and Highland, NIM A 320 (1992) 331;
 Bayes factors after Kass and Raftery, JASA 90 (1995) 773; the flat-prior limit without
 uncertainties is Helene's formula, NIM 212 (1983) 319; the asymptotic q0 of Cowan et al.,
-EPJC 71 (2011) 1554. The settings are the ``[stats]`` configuration table.
+EPJC 71 (2011) 1554 (also the asymptotic CLs). p-values are always in [0, 1] and
+``Z = max(0, Phi^-1(1 - p))`` (one-sided: 0 for deficits). The settings are the ``[stats]``
+configuration table.
 
 Example:
     >>> from dhstat.stats import bayes

@@ -55,11 +55,16 @@ def pmf(n: Array, mu: Array) -> Array:
 
 
 def pvalue(n: Array, background: Array, weight: Array) -> Array:
-    """``sum_k W_k P(X >= n | B_k)`` (the hybrid p-value); ``n`` broadcasts against (m, k)."""
+    """``sum_k W_k P(X >= n | B_k) / sum_k W_k`` (the hybrid p-value, in [0, 1]).
+
+    ``n`` broadcasts against the nodes (m, k).
+    """
     n = np.asarray(n, dtype=np.float64)
     safe = np.where(n > 0, n, 1.0)
     tail = np.where(n > 0, special.gammainc(safe, background), 1.0)
-    value: Array = (weight * tail).sum(axis=-1)
+    # quadrature weights sum to 1 only up to rounding: normalise (p(0) = 1 exactly), keep p in [0, 1]
+    total = np.asarray(weight).sum(axis=-1)
+    value: Array = np.clip((weight * tail).sum(axis=-1) / total, 0.0, 1.0)
     return value
 
 
@@ -219,6 +224,10 @@ def solve_increasing(
 
 
 def z_of_p(p: Array) -> Array:
-    """``Z = Phi^-1(1 - p)`` (``scipy.stats.norm.isf``): +inf for p = 0, -inf for p = 1."""
-    value: Array = np.asarray(stats.norm.isf(p), dtype=np.float64)
+    """One-sided ``Z = max(0, Phi^-1(1 - p))``: 0 for p >= 1/2 (deficits, p = 1), +inf for p = 0.
+
+    p is clipped to [0, 1] first (quadrature weights sum to 1 only up to rounding).
+    """
+    clipped = np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0)
+    value: Array = np.maximum(np.asarray(stats.norm.isf(clipped), dtype=np.float64), 0.0)
     return value

@@ -150,17 +150,24 @@ def _plan(
     d_s = np.abs(loadings[:, 0, :])
     d_b = np.abs(loadings[:, 1, :] + loadings[:, 2, :])
     t = np.sqrt((d_b * curvature[:, None]) ** 2 + (0.3 * d_b * slope[:, None]) ** 2)
+    # the trapezoidal rule's error depends on the width of the integrand, not on where it peaks:
+    # the curvature scale at the peak (B near n; at b0 when n > b0, which is wider)
+    at_peak = np.sqrt(n_ref + 1.0) / (np.minimum(n_ref, b0) + 1.0)
+    width = d_b * at_peak[:, None]
     if purpose == "posterior":
         # signal: S enters through sigma * S; posterior quantities vary like the limit, ~ 1 / S
         events = np.maximum(n - b0, 0.0) + 1.5 * np.sqrt(n + 1.0) + 1.5
         lever = np.maximum(2.0, events / np.sqrt(n + 1.0))
         with np.errstate(divide="ignore", invalid="ignore"):
             t_s = np.where(s0[:, None] > 0, d_s / np.where(s0 > 0, s0, 1.0)[:, None], np.inf)
-        t = t + np.where(d_s > 0, t_s * lever[:, None], 0.0)
+        signal_term = np.where(d_s > 0, t_s * lever[:, None], 0.0)
+        t = t + signal_term
+        width = width + signal_term
     delta = windows.stat_width
     g_shift = delta * g0
     t_gamma = np.sqrt((g_shift * curvature) ** 2 + (0.3 * g_shift * slope) ** 2)
     t = np.concatenate([t, t_gamma[:, None]], axis=1)
+    width = np.concatenate([width, (g_shift * at_peak)[:, None]], axis=1)
     bounds = np.concatenate(
         [lower, np.where(delta > 0, -1.0 / np.where(delta > 0, delta, 1.0), -np.inf)[:, None]], 1
     )
@@ -171,7 +178,7 @@ def _plan(
     kind = np.where(trapezoid, _TRAPEZOID, np.where(truncated, _TRUNCATED, _GH))
     size = np.where(
         trapezoid,
-        priors.trapezoid_size(np.where(np.isfinite(t), t, 1e3), tolerance),
+        priors.trapezoid_size(np.where(np.isfinite(width), width, 1e3), tolerance),
         priors.order_for(t, tolerance, max_order),
     )
     kind = np.where(active, kind, _GH)

@@ -277,7 +277,8 @@ def normal_rule(
     weights[plain] = gh_w
     cut = np.flatnonzero(~plain)
     if cut.size:
-        a = flat[cut]
+        # one rule per distinct bound (windows share bounds, e.g. one window at several counts)
+        a, inverse = np.unique(flat[cut], return_inverse=True)
         top = np.maximum(a, 0.0) + 14.0
         gx, gw = _legendre(_DISCRETE_POINTS)
         half = 0.5 * (top - a)
@@ -285,8 +286,8 @@ def normal_rule(
         logw = -0.5 * x * x + np.log(gw[None, :] * half[:, None])
         logw -= logw.max(axis=1, keepdims=True)
         z, w = _stieltjes(x, np.exp(logw), order)
-        nodes[cut] = z
-        weights[cut] = w
+        nodes[cut] = z[inverse.ravel()]
+        weights[cut] = w[inverse.ravel()]
     shape = (*lowers.shape, order)
     return nodes.reshape(shape), weights.reshape(shape)
 

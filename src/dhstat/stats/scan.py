@@ -1,10 +1,31 @@
-"""The whole window set at once: p, Z, Bayes factor, flat and log upper limits, flags, summary.
+"""The whole window set at once: p, Z, Bayes factor, limits observed and expected, flags, summary.
 
 :func:`read_windows` reads ``DIR/index.json`` (schema ``workspace-index``, every file's SHA-256
 checked) or a directory of workspace JSON files into a :class:`~dhstat.stats.model.WindowSet`;
 :func:`scan` computes every result with the vectorised window path; :meth:`ScanResult.to_dict`
 gives the ``results.json`` document (schema ``scan``), which also carries the window model so that
 the look-elsewhere toys can rebuild the p-value tables without the workspaces.
+
+Per window:
+
+* the hybrid p-value, always in [0, 1], and the one-sided ``Z = max(0, Phi^-1(1 - p))``: a deficit
+  (p >= 1/2, e.g. N = 0 with p = 1) has Z = 0, like pyhf's discovery statistic q0; Z = +inf (null
+  in JSON) only where no background can produce N (p = 0);
+* the Bayes factor B10 (flat prior on [0, sigma_max]);
+* Bayesian upper limits (flat and log prior) and the expected flat-prior limits: the median and
+  the -2, -1, +1, +2 sd quantiles under the background-only hypothesis, exact
+  (:mod:`dhstat.stats.expected`);
+* asymptotic CLs upper limits (qtilde, pyhf's), observed and expected with the same bands, at the
+  same level ``cl`` (:mod:`dhstat.stats.cls`); the Bayesian flat-prior limit stays the headline;
+* the expected (median) Z for a signal of ``sensitivity_sigma_fb`` (a sensitivity map);
+* flags: ``z`` and ``bayes_factor`` (above the thresholds), ``sigma_max`` (a prior-dominated flat
+  limit: it moves by more than ``sigma_max_tolerance`` when sigma_max is multiplied by
+  ``sigma_max_check_factor``), ``no_sensitivity``: a signal yield per unit cross section
+  ``signal_per_fb = eps L`` below ``min_signal_per_fb``. Such a window gets no limit (null),
+  observed or expected, and no expected Z; its p, Z and B10 are still given.
+
+The summary's limit ranges use only the sensitive windows whose flat limit is not prior-dominated
+(``limit_range_windows``).
 
 Example:
     >>> from dhstat.stats.model import WindowSet, window_spec
@@ -32,10 +53,10 @@ from numpy.typing import NDArray
 
 from dhstat import workspace
 from dhstat.errors import InputError
-from dhstat.jsonio import sha256_file
+from dhstat.jsonio import loads_json, read_text, sha256_file
 from dhstat.parallel import Executor
 from dhstat.provenance import provenance
-from dhstat.stats import priors, significance, window_bayes
+from dhstat.stats import cls, expected, priors, significance, window_bayes
 from dhstat.stats.model import WindowSet
 
 __all__ = ["ScanResult", "ScanSettings", "WindowInfo", "read_windows", "scan"]
@@ -65,10 +86,24 @@ class ScanSettings:
     max_quadrature_order: int = 24
     sigma_max_tolerance: float = 0.01
     sigma_max_check_factor: float = 10.0
+    sensitivity_sigma_fb: float = 5.0
+    min_signal_per_fb: float = 0.025
 
     @classmethod
     def from_config(cls, table: Mapping[str, Any], sigma_max: float | None = None) -> ScanSettings:
-        """Settings from the ``[stats]`` table (``sigma_max`` from the command line, if given)."""
+        """Settings from the ``[stats]`` table (``sigma_max`` from the command line, if given).
+
+        Raises:
+            InputError: ``sigma_max`` is not a finite positive number whose check point
+                (``sigma_max * sigma_max_check_factor``) is finite too.
+        """
+        factor, sigma_min = float(table["sigma_max_check_factor"]), float(table["sigma_min"])
+        if sigma_max is not None and not (
+            sigma_max > sigma_min and math.isfinite(sigma_max * factor)
+        ):
+            expected = f"a number above [stats] sigma_min = {sigma_min:g}, times {factor:g} finite"
+            source = "<command line>"
+            raise InputError(source, "--sigma-max", expected, got=sigma_max)
         return cls(
             cl=float(table["cl"]),
             sigma_max=sigma_max,
@@ -79,6 +114,8 @@ class ScanSettings:
             max_quadrature_order=int(table["max_quadrature_order"]),
             sigma_max_tolerance=float(table["sigma_max_tolerance"]),
             sigma_max_check_factor=float(table["sigma_max_check_factor"]),
+            sensitivity_sigma_fb=float(table["sensitivity_sigma_fb"]),
+            min_signal_per_fb=float(table["min_signal_per_fb"]),
         )
 
 
@@ -105,18 +142,22 @@ class WindowInfo:
 
 @dataclass(frozen=True, slots=True)
 class ScanResult:
-    """Results of a scan: one entry per window (arrays of shape (W,)).
+    """Results of a scan: one entry per window (arrays of shape (W,), bands (W, 5)).
 
     Attributes:
         windows: The window set.
         info: Index information (ids, masses, luminosity).
         settings: The settings used.
-        p_value: Local hybrid p-values.
-        z: ``norm.isf(p)`` (+-inf possible).
+        p_value: Local hybrid p-values, in [0, 1].
+        z: One-sided ``max(0, norm.isf(p))`` (0 for deficits; +inf only for p = 0).
         bayes_factor: B10 (inf possible).
-        flat: Flat-prior limits (with the sigma_max-dependence flags).
-        log_prior: Log-prior limits.
+        flat: Flat-prior limits (with the sigma_max-dependence flags; NaN without sensitivity).
+        log_prior: Log-prior limits (NaN without sensitivity).
         flagged: Z or B10 above the thresholds.
+        sensitive: ``signal_per_fb >= min_signal_per_fb``.
+        flat_expected: Expected flat-prior limits at -2, -1, 0, +1, +2 sd (background only).
+        cls_limits: Asymptotic CLs limits (qtilde), observed and expected.
+        z_expected: Median Z for a signal of ``sensitivity_sigma_fb``.
     """
 
     windows: WindowSet
@@ -128,6 +169,18 @@ class ScanResult:
     flat: window_bayes.WindowLimits
     log_prior: window_bayes.WindowLimits
     flagged: NDArray[np.bool_]
+    sensitive: NDArray[np.bool_]
+    flat_expected: NDArray[np.float64]
+    cls_limits: cls.ClsLimits
+    z_expected: NDArray[np.float64]
+
+    @property
+    def quoted(self) -> NDArray[np.bool_]:
+        """The windows of the summary's limit ranges: sensitive and not prior-dominated."""
+        value: NDArray[np.bool_] = (
+            self.sensitive & ~self.flat.sigma_max_dependent & np.isfinite(self.flat.upper_limit)
+        )
+        return value
 
     def summary(self) -> dict[str, Any]:
         """The summary block of ``results.json``."""
@@ -135,12 +188,18 @@ class ScanResult:
         z = np.where(np.isnan(self.z), -np.inf, self.z)
         top = int(np.argmax(z)) if len(w) else 0
         finite_bf = self.bayes_factor[~np.isnan(self.bayes_factor)]
-        ratio = self.log_prior.upper_limit / self.flat.upper_limit
+        quoted = self.quoted
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = self.log_prior.upper_limit / self.flat.upper_limit
+        dependent = self.flat.sigma_max_dependent
         return {
             "n_windows": len(w),
             "n_flagged": int(self.flagged.sum()),
             "flagged": [self.info.ids[i] for i in np.flatnonzero(self.flagged)],
-            "n_sigma_max_dependent": int(self.flat.sigma_max_dependent.sum()),
+            "n_sigma_max_dependent": int(dependent.sum()),
+            "n_no_sensitivity": int((~self.sensitive).sum()),
+            "n_prior_dominated": int((self.sensitive & dependent).sum()),
+            "limit_range_windows": {"n": int(quoted.sum()), "selection": _QUOTED},
             "largest_excess": {
                 "id": self.info.ids[top],
                 "ma": _num(self.info.ma[top]),
@@ -152,43 +211,63 @@ class ScanResult:
                 "bayes_factor": _num(self.bayes_factor[top]),
             },
             "max_bayes_factor": _num(finite_bf.max()) if finite_bf.size else None,
-            "upper_limit_flat": _range(self.flat.upper_limit),
-            "upper_limit_log": _range(self.log_prior.upper_limit),
-            "log_over_flat": _range(ratio),
+            "upper_limit_flat": _range(self.flat.upper_limit[quoted]),
+            "upper_limit_log": _range(self.log_prior.upper_limit[quoted]),
+            "log_over_flat": _range(ratio[quoted]),
+            "upper_limit_flat_expected": _range(self.flat_expected[quoted, 2]),
+            "cls_upper_limit": _range(self.cls_limits.observed[quoted]),
+            "cls_upper_limit_expected": _range(self.cls_limits.expected[quoted, 2]),
+            "z_expected": _range(self.z_expected[self.sensitive]),
         }
 
-    def to_dict(self, *, config_digest: str = "") -> dict[str, Any]:
-        """The ``results.json`` document (schema ``scan``)."""
-        w, s, info = self.windows, self.settings, self.info
+    def _flags(self, i: int) -> list[str]:
+        s = self.settings
+        flags = []
+        if self.z[i] > s.z_threshold:
+            flags.append("z")
+        if self.bayes_factor[i] > s.bayes_factor_threshold:
+            flags.append("bayes_factor")
+        if self.flat.sigma_max_dependent[i]:
+            flags.append("sigma_max")
+        if not self.sensitive[i]:
+            flags.append("no_sensitivity")
+        return flags
+
+    def _row(self, i: int) -> dict[str, Any]:
+        """One entry of ``windows`` in ``results.json``."""
+        w, info = self.windows, self.info
         lumi = info.luminosity_fb
-        rows = []
-        for i in range(len(w)):
-            flags = []
-            if self.z[i] > s.z_threshold:
-                flags.append("z")
-            if self.bayes_factor[i] > s.bayes_factor_threshold:
-                flags.append("bayes_factor")
-            if self.flat.sigma_max_dependent[i]:
-                flags.append("sigma_max")
-            rows.append(
-                {
-                    "id": info.ids[i],
-                    "ma": _num(info.ma[i]),
-                    "mh": _num(info.mh[i]),
-                    "n": int(w.n[i]),
-                    "b": float(w.background[i]),
-                    "signal_per_fb": float(w.signal[i]),
-                    "eps": float(w.signal[i] / lumi) if lumi else None,
-                    "p_value": float(self.p_value[i]),
-                    "z": _num(self.z[i]),
-                    "bayes_factor": _num(self.bayes_factor[i]),
-                    "upper_limit_flat": _num(self.flat.upper_limit[i]),
-                    "upper_limit_log": _num(self.log_prior.upper_limit[i]),
-                    "sigma_max": float(self.flat.sigma_max[i]),
-                    "sigma_max_dependent": bool(self.flat.sigma_max_dependent[i]),
-                    "flags": flags,
-                }
-            )
+        sensitive = bool(self.sensitive[i])
+        return {
+            "id": info.ids[i],
+            "ma": _num(info.ma[i]),
+            "mh": _num(info.mh[i]),
+            "n": int(w.n[i]),
+            "b": float(w.background[i]),
+            "signal_per_fb": float(w.signal[i]),
+            "eps": float(w.signal[i] / lumi) if lumi else None,
+            "sensitive": sensitive,
+            "p_value": float(self.p_value[i]),
+            "z": _num(self.z[i]),
+            "z_expected": _num(self.z_expected[i]) if sensitive else None,
+            "bayes_factor": _num(self.bayes_factor[i]),
+            "upper_limit_flat": _num(self.flat.upper_limit[i]),
+            "upper_limit_log": _num(self.log_prior.upper_limit[i]),
+            "upper_limit_flat_expected": _band(self.flat_expected[i]) if sensitive else None,
+            "cls_upper_limit": _num(self.cls_limits.observed[i]),
+            "cls_upper_limit_expected": _band(self.cls_limits.expected[i]) if sensitive else None,
+            "sigma_max": float(self.flat.sigma_max[i]),
+            "sigma_max_dependent": bool(self.flat.sigma_max_dependent[i]),
+            "flags": self._flags(i),
+        }
+
+    def to_dict(self, *, config_digest: str = "", source: str | None = None) -> dict[str, Any]:
+        """The ``results.json`` document (schema ``scan``).
+
+        ``source`` is how the document records the window set it scanned (default: the path read,
+        as given; :func:`dhstat.stages.scan_windows` records it relative to the results file).
+        """
+        s, info = self.settings, self.info
         return {
             "schema_version": "1.0.0",
             "settings": {
@@ -203,23 +282,58 @@ class ScanResult:
                 "sigma_max_tolerance": s.sigma_max_tolerance,
                 "sigma_max_check_factor": s.sigma_max_check_factor,
                 "truncation": priors.TRUNCATION,
+                "sensitivity_sigma_fb": s.sensitivity_sigma_fb,
+                "min_signal_per_fb": s.min_signal_per_fb,
+                "z_convention": _Z_CONVENTION,
+                "expected": _EXPECTED_METHOD,
+                "cls": _CLS_METHOD,
             },
-            "luminosity_fb": lumi,
-            "windows": rows,
+            "luminosity_fb": info.luminosity_fb,
+            "windows": [self._row(i) for i in range(len(self.windows))],
             "summary": self.summary(),
-            "window_model": w.to_dict(),
+            "window_model": self.windows.to_dict(),
             "provenance": provenance(
                 pyhf=True,
-                source=info.source,
+                source=info.source if source is None else source,
                 index_sha256=info.index_sha256,
                 config_digest=config_digest,
             ),
         }
 
 
+#: How Z is defined (``settings.z_convention`` of ``results.json``).
+_Z_CONVENTION = (
+    "one-sided: Z = max(0, Phi^-1(1 - p)) = max(0, norm.isf(p)); p in [0, 1]; a deficit "
+    "(p >= 0.5, e.g. N = 0 with p = 1) has Z = 0; Z = +inf (null) only for p = 0"
+)
+#: How the expected limits are computed (``settings.expected``).
+_EXPECTED_METHOD = (
+    "background only: exact quantiles (Phi(-2), Phi(-1), 0.5, Phi(1), Phi(2)) of the "
+    "prior-predictive distribution of N (nuisance parameters drawn from their priors), "
+    "limit(N) at each; z_expected: Z at the median N with a signal of sensitivity_sigma_fb"
+)
+#: How the CLs limits are computed (``settings.cls``).
+_CLS_METHOD = (
+    "asymptotic CLs with qtilde (Cowan et al. 2011; pyhf hypotest test_stat='qtilde', "
+    "calctype='asymptotic'), CLs = 1 - cl; expected band from the background-only Asimov data; "
+    "nuisance parameters profiled, the POI not bounded above"
+)
+_QUOTED = (
+    "sensitive windows (signal_per_fb >= min_signal_per_fb) whose flat-prior limit does not "
+    "depend on sigma_max (no sigma_max flag)"
+)
+
+
 def _num(value: float) -> float | None:
     value = float(value)
     return value if math.isfinite(value) else None
+
+
+def _band(values: NDArray[np.float64]) -> list[float | None] | None:
+    """Five band values (null where undefined), or None if none is defined."""
+    if not np.isfinite(values).any():
+        return None
+    return [_num(v) for v in values]
 
 
 def _range(values: NDArray[np.float64]) -> dict[str, float | None]:
@@ -238,11 +352,11 @@ def _default_info(windows: WindowSet) -> WindowInfo:
     return WindowInfo(windows.ids, nan, nan, None, "<memory>", None)
 
 
-def _compute(task: tuple[WindowSet, ScanSettings]) -> tuple[NDArray[np.float64], ...]:
-    """p, B10, flat limit, flat limit at the check, flat flag, log limit for a chunk of windows."""
+def _compute(task: tuple[WindowSet, ScanSettings]) -> dict[str, NDArray[Any]]:
+    """Every per-window result for a chunk of windows (limits only for the sensitive ones)."""
     windows, settings = task
-    p = significance.hybrid_pvalue(windows, windows.n[:, None])[:, 0]
-    bf = window_bayes.window_bayes_factors(windows, sigma_max=settings.sigma_max)
+    sensitive = (windows.signal > 0) & (windows.signal >= settings.min_signal_per_fb)
+    rows = np.flatnonzero(sensitive)
     flat = window_bayes.window_upper_limits(
         windows,
         cl=settings.cl,
@@ -250,6 +364,7 @@ def _compute(task: tuple[WindowSet, ScanSettings]) -> tuple[NDArray[np.float64],
         sigma_max=settings.sigma_max,
         check_factor=settings.sigma_max_check_factor,
         tolerance=settings.sigma_max_tolerance,
+        rows=rows,
     )
     log_limits = window_bayes.window_upper_limits(
         windows,
@@ -257,16 +372,31 @@ def _compute(task: tuple[WindowSet, ScanSettings]) -> tuple[NDArray[np.float64],
         prior="log",
         sigma_max=settings.sigma_max,
         sigma_min=settings.sigma_min,
+        rows=rows,
     )
-    return (
-        p,
-        bf,
-        flat.upper_limit,
-        flat.limit_at_check,
-        flat.sigma_max_dependent.astype(np.float64),
-        log_limits.upper_limit,
-        flat.sigma_max,
-    )
+    cls_limits = cls.cls_upper_limits(windows, cl=settings.cl, rows=rows)
+    return {
+        "p": significance.hybrid_pvalue(windows, windows.n[:, None])[:, 0],
+        "bf": window_bayes.window_bayes_factors(windows, sigma_max=settings.sigma_max),
+        "flat": flat.upper_limit,
+        "at_check": flat.limit_at_check,
+        "dependent": flat.sigma_max_dependent,
+        "log": log_limits.upper_limit,
+        "smax": flat.sigma_max,
+        "sensitive": sensitive,
+        "flat_expected": expected.expected_upper_limits(
+            windows,
+            cl=settings.cl,
+            sigma_max=settings.sigma_max,
+            observed=flat.upper_limit,
+            rows=rows,
+        ),
+        "z_expected": expected.expected_significance(
+            windows, settings.sensitivity_sigma_fb, rows=rows
+        ),
+        "cls": cls_limits.observed,
+        "cls_expected": cls_limits.expected,
+    }
 
 
 def scan(
@@ -277,7 +407,7 @@ def scan(
     executor: Executor | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ScanResult:
-    """Compute p, Z, B10 and the flat and log upper limits of every window.
+    """Compute p, Z, B10, the limits (observed and expected, Bayesian and CLs) of every window.
 
     Args:
         windows: The window set (its quadrature settings are replaced by ``settings``').
@@ -295,31 +425,55 @@ def scan(
     chunks = np.array_split(np.arange(count), parts)
     tasks = [(windows.subset(rows), settings) for rows in chunks]
     mapper = executor.imap if executor is not None else map
-    columns: list[list[NDArray[np.float64]]] = [[] for _ in range(7)]
+    columns: dict[str, list[NDArray[Any]]] = {}
     for rows, result in zip(chunks, mapper(_compute, tasks), strict=True):
-        for column, values in zip(columns, result, strict=True):
-            column.append(values)
+        for key, values in result.items():
+            columns.setdefault(key, []).append(values)
         if progress is not None:
             progress(rows.size)
-    p, bf, flat_ul, at_check, dependent, log_ul, smax = (np.concatenate(c) for c in columns)
-    z = significance.z_of_p(p)
-    flags = dependent.astype(bool)
-    if flags.any():
-        log.warning("%d of %d flat-prior limits depend on sigma_max", int(flags.sum()), count)
-    flat = window_bayes.WindowLimits(flat_ul, flags, at_check, settings.cl, "flat", smax, None)
+    c = {key: np.concatenate(values) for key, values in columns.items()}
+    z = significance.z_of_p(c["p"])
+    dependent = c["dependent"].astype(bool)
+    if dependent.any():
+        log.warning("%d of %d flat-prior limits depend on sigma_max", int(dependent.sum()), count)
+    sensitive = c["sensitive"].astype(bool)
+    if not sensitive.all():
+        log.info(
+            "%d of %d windows without sensitivity (signal per fb < %g): no limits",
+            int((~sensitive).sum()),
+            count,
+            settings.min_signal_per_fb,
+        )
+    flat = window_bayes.WindowLimits(
+        c["flat"], dependent, c["at_check"], settings.cl, "flat", c["smax"], None
+    )
     log_limits = window_bayes.WindowLimits(
-        log_ul,
+        c["log"],
         np.zeros(count, dtype=bool),
         np.full(count, np.nan),
         settings.cl,
         "log",
-        smax,
+        c["smax"],
         settings.sigma_min,
     )
-    flagged = (z > settings.z_threshold) | (bf > settings.bayes_factor_threshold)
+    flagged = (z > settings.z_threshold) | (c["bf"] > settings.bayes_factor_threshold)
     if flagged.any():
         log.warning("%d windows above the thresholds", int(flagged.sum()))
-    return ScanResult(windows, info, settings, p, z, bf, flat, log_limits, flagged)
+    return ScanResult(
+        windows,
+        info,
+        settings,
+        c["p"],
+        z,
+        c["bf"],
+        flat,
+        log_limits,
+        flagged,
+        sensitive,
+        c["flat_expected"],
+        cls.ClsLimits(c["cls"], c["cls_expected"], settings.cl),
+        c["z_expected"],
+    )
 
 
 def read_windows(
@@ -364,7 +518,7 @@ def read_windows(
     specs: list[Any] = []
     for file in files:
         try:
-            specs.append(json.loads(file.read_text(encoding="utf-8")))
+            specs.append(loads_json(read_text(file), source=file))
         except json.JSONDecodeError as error:
             raise InputError(file, f"line {error.lineno}", "valid JSON") from None
     names: Sequence[str] = [f.stem for f in files]

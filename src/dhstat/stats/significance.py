@@ -2,12 +2,14 @@
 
 Hybrid p-value (Cousins-Highland; statistics.md section 2), signal = 0::
 
-    p = integral P(n >= N | B(theta)) pi(theta) dtheta,      Z = Phi^-1(1 - p) = norm.isf(p)
+    p = integral P(n >= N | B(theta)) pi(theta) dtheta,      Z = max(0, Phi^-1(1 - p))
 
 by deterministic quadrature over the nuisance prior (zero-truncated, :mod:`dhstat.stats.priors`).
-Z is negative for deficits, ``-inf`` for N = 0 (p = 1) and ``+inf`` when no background can
-produce N (p = 0). The asymptotic method is pyhf's discovery test statistic q0 (Cowan et al.,
-arXiv:1007.1727): ``Z = sqrt(q0)``, ``p = norm.sf(Z)``.
+p is a probability: always in [0, 1] (p = 1 exactly for N = 0). Z is one-sided, like pyhf's
+discovery statistic: a deficit (p >= 1/2, N = 0 included) has Z = 0, never a negative or infinite
+value; Z = +inf only when no background can produce N (p = 0). The asymptotic method is pyhf's
+discovery test statistic q0 (Cowan et al., arXiv:1007.1727): ``Z = sqrt(q0)`` (0 for a deficit),
+``p = norm.sf(Z)``.
 
 :func:`hybrid_pvalue` is THE p-value function of window sets: the observed p-values of the scan and
 the p(n) tables of the look-elsewhere toys are both computed by it.
@@ -56,7 +58,7 @@ class Significance:
 
     Attributes:
         p_value: Local p-value.
-        z: ``norm.isf(p_value)`` (may be +-inf).
+        z: One-sided ``max(0, norm.isf(p_value))`` (+inf only for p = 0).
         bayes_factor: B10 with a flat POI prior on [0, sigma_max] (may be inf).
         sigma_max: Upper end of the POI prior of the Bayes factor.
         method: ``"hybrid"`` or ``"asymptotic"`` (the p-value; the Bayes factor is always
@@ -98,11 +100,13 @@ def _finite_or_none(value: float) -> float | None:
 
 
 def z_of_p(p: ArrayLike) -> NDArray[np.float64]:
-    """``Z = norm.isf(p)``.
+    """One-sided ``Z = max(0, norm.isf(p))`` of p-values (clipped to [0, 1] first).
+
+    Deficits (p >= 1/2) have Z = 0 (like pyhf's q0); p = 0 gives +inf.
 
     Example:
-        >>> z_of_p([0.5, 0.0013498980316301]).round(6).tolist()
-        [0.0, 3.0]
+        >>> z_of_p([1.0, 0.9, 0.5, 0.0013498980316301, 1.0000000000000002]).round(6).tolist()
+        [0.0, 0.0, 0.0, 3.0, 0.0]
     """
     return _core.z_of_p(np.asarray(p, dtype=np.float64))
 
@@ -115,7 +119,7 @@ def hybrid_pvalue(windows: WindowSet, n: ArrayLike) -> NDArray[np.float64]:
         n: Counts, broadcastable to (W, k) (e.g. ``windows.n[:, None]`` or a table of counts).
 
     Returns:
-        p-values of shape (W, k).
+        p-values of shape (W, k), in [0, 1] (exactly 1 for n = 0).
 
     Example:
         >>> from dhstat.stats.model import WindowSet, window_spec
@@ -140,8 +144,7 @@ def hybrid_pvalue(windows: WindowSet, n: ArrayLike) -> NDArray[np.float64]:
             out[rows, cols] = _core.pvalue(
                 c[:, :, None], group.background[:, None, :], group.weight[:, None, :]
             )
-    # Quadrature weights sum to 1 only up to rounding: keep p a probability.
-    return np.clip(out, 0.0, 1.0, out=out)
+    return out
 
 
 def _hybrid_generic(model: GenericModel, settings: Settings) -> tuple[float, float, str]:
@@ -182,14 +185,15 @@ def asymptotic_significance(workspace: GenericModel | dict[str, Any]) -> tuple[f
         ws = pyhf.Workspace(dict(model.spec))
         pmodel = ws.model()
         data = ws.data(pmodel)
+        bounds = pmodel.config.suggested_bounds()
+        # pyhf starts every normfactor at 1, which can lie outside a POI range such as [0, 0.5]
+        init = [
+            min(max(v, lo), hi)
+            for v, (lo, hi) in zip(pmodel.config.suggested_init(), bounds, strict=True)
+        ]
         q0 = float(
             pyhf.infer.test_statistics.q0(
-                0.0,
-                data,
-                pmodel,
-                pmodel.config.suggested_init(),
-                pmodel.config.suggested_bounds(),
-                pmodel.config.suggested_fixed(),
+                0.0, data, pmodel, init, bounds, pmodel.config.suggested_fixed()
             )
         )
     z = math.sqrt(max(q0, 0.0))

@@ -118,6 +118,19 @@ def window_bayes_factors(windows: WindowSet, *, sigma_max: float | None = None) 
     return out
 
 
+def _select(group: NodeSet, keep: NDArray[np.bool_]) -> NodeSet:
+    """The rows ``keep`` of a node group (the group itself when all are kept)."""
+    if keep.all():
+        return group
+    return NodeSet(
+        rows=group.rows[keep],
+        n=group.n[keep],
+        signal=group.signal[keep],
+        background=group.background[keep],
+        weight=group.weight[keep],
+    )
+
+
 def _sigma_max(windows: WindowSet, sigma_max: float | None) -> Array:
     if sigma_max is None:
         return windows.sigma_max.astype(np.float64)
@@ -199,6 +212,7 @@ def window_upper_limits(
     check_factor: float = 10.0,
     tolerance: float = 0.01,
     check: bool = True,
+    rows: NDArray[np.intp] | None = None,
 ) -> WindowLimits:
     """Bayesian upper limits of every window.
 
@@ -211,6 +225,7 @@ def window_upper_limits(
         check_factor: The sigma_max-dependence check multiplies sigma_max by this (flat prior).
         tolerance: Flag limits that move by more than this fraction in that check.
         check: Run the sigma_max-dependence check (flat prior).
+        rows: Compute only these windows (the others get NaN and no flag); default all.
 
     Example:
         >>> from dhstat.stats.model import WindowSet, window_spec
@@ -221,12 +236,17 @@ def window_upper_limits(
     smax_all = _checked_range(windows, cl, prior, sigma_max, sigma_min)
     limit = np.full(len(windows), np.nan)
     at_check = np.full(len(windows), np.nan)
-    for group in windows.nodes():
+    wanted = np.ones(len(windows), dtype=bool)
+    if rows is not None:
+        wanted[:] = False
+        wanted[np.asarray(rows, dtype=np.intp)] = True
+    for full in windows.nodes():
+        group = _select(full, wanted[full.rows])
         chunks = _chunks(group) if prior == "flat" else _log_chunks(group)
-        for rows in chunks:
-            r = group.rows[rows]
-            n = group.n[rows].astype(np.float64)
-            s, b, w = group.signal[rows], group.background[rows], group.weight[rows]
+        for chunk in chunks:
+            r = group.rows[chunk]
+            n = group.n[chunk].astype(np.float64)
+            s, b, w = group.signal[chunk], group.background[chunk], group.weight[chunk]
             if prior == "flat":
                 limit[r], checked = _flat_rows(
                     n, s, b, w, cl, smax_all[r], check_factor, tolerance, check=check

@@ -33,6 +33,10 @@ The search plane is (x, y) = (M_recoil^2, M_mumu^2) in GeV^2. One window per gri
 * **Stage** (:mod:`~dhstat.windows.stage`, :func:`define`); the result is a :class:`Windows`
   (:mod:`~dhstat.windows.container`), written by :func:`save`, read by :func:`load`, and
   :func:`is_current` against a configuration (:data:`DIGEST_TABLES`).
+* **Look-up** (:mod:`~dhstat.windows.find`, :func:`nearest`). The windows nearest to a mass
+  point (M_A', M_h'), by the distance in units of each window's ellipse (<= 1: inside);
+  :func:`open_catalogue` adds each window's workspace file and scan result from a run directory
+  (``dhstat windows find``).
 
 Example:
     >>> import numpy as np
@@ -41,6 +45,8 @@ Example:
     [[True], [True], [False]]
     >>> membership(w, np.array([1.4, 2.0]), np.array([4.0, 4.0])).toarray().tolist()
     [[1], [0]]
+    >>> [(m.id, m.inside) for m in nearest(w, 2.0, 1.1)]
+    [(0, True)]
 """
 
 from __future__ import annotations
@@ -48,6 +54,14 @@ from __future__ import annotations
 from dhstat.windows.calibration import fit_resolution, measure_resolution
 from dhstat.windows.container import Windows, from_ellipses, is_current, load, save
 from dhstat.windows.digests import DIGEST_TABLES, config_digest
+from dhstat.windows.find import (
+    Catalogue,
+    WindowMatch,
+    WindowResult,
+    nearest,
+    open_catalogue,
+    windows_from_index,
+)
 from dhstat.windows.fit import FIT_STATUSES, fit_ellipse
 from dhstat.windows.geometry import covariance_ellipse, ellipse_area
 from dhstat.windows.grid import Grid, grid_points, resolution
@@ -61,9 +75,12 @@ from dhstat.windows.stage import define
 __all__ = [
     "DIGEST_TABLES",
     "FIT_STATUSES",
+    "Catalogue",
     "Grid",
     "GridSettings",
     "PointResult",
+    "WindowMatch",
+    "WindowResult",
     "WindowSettings",
     "Windows",
     "candidate_cuts",
@@ -81,11 +98,14 @@ __all__ = [
     "load",
     "measure_resolution",
     "membership",
+    "nearest",
+    "open_catalogue",
     "overlap_fractions",
     "punzi_cuts",
     "resolution",
     "save",
     "simulate_background",
+    "windows_from_index",
 ]
 
 

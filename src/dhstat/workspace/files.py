@@ -9,26 +9,68 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-import json
 import os
 import shutil
 import tarfile
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from dhstat.errors import InputError
-from dhstat.jsonio import atomic_path, dumps, read_json, write_json
+from dhstat.jsonio import atomic_path, dumps, loads_json, read_json, read_text, write_json
 from dhstat.schemas import validate as validate_document
 from dhstat.workspace.layout import INDEX
 from dhstat.workspace.records import WorkspaceSet
 from dhstat.workspace.validation import validate
 
-__all__ = ["archive", "load", "read_set", "save_set"]
+__all__ = ["archive", "check_entries", "load", "read_set", "save_set"]
 
 
 def __dir__() -> list[str]:
     return __all__
+
+
+def check_entries(
+    entries: Sequence[Mapping[str, Any]],
+    source: str | os.PathLike[str],
+    *,
+    where: str = "windows[{i}]",
+) -> None:
+    """Check the windows of an index: unique ids, and one file per window that is not the index.
+
+    File names are compared ignoring case (two names that differ only in case are one file on
+    some file systems), so no window's workspace can overwrite another's or the index.
+
+    Args:
+        entries: The index's ``windows`` entries.
+        source: The file they come from.
+        where: How the messages name entry ``i`` (its JSON path in ``source``).
+
+    Raises:
+        InputError: naming the entry (``windows[i].id`` or ``windows[i].file``).
+
+    Example:
+        >>> check_entries([{"id": 1, "file": "w1.json"}, {"id": 2, "file": "W1.json"}], "p.json")
+        Traceback (most recent call last):
+        ...
+        dhstat.errors.InputError: p.json: windows[1].file: expected a file name no other window uses (windows[0] has it), got 'W1.json'
+    """
+    ids: dict[Any, int] = {}
+    files: dict[str, int] = {}
+    for i, entry in enumerate(entries):
+        window_id, name, at = entry["id"], str(entry["file"]), where.format(i=i)
+        if window_id in ids:
+            expected = f"an id no other window has ({where.format(i=ids[window_id])} has it)"
+            raise InputError(source, f"{at}.id", expected, got=window_id)
+        if name.casefold() == INDEX.casefold():
+            raise InputError(source, f"{at}.file", f"a file name other than {INDEX}", got=name)
+        if name.casefold() in files:
+            other = where.format(i=files[name.casefold()])
+            expected = f"a file name no other window uses ({other} has it)"
+            raise InputError(source, f"{at}.file", expected, got=name)
+        ids[window_id] = i
+        files[name.casefold()] = i
 
 
 def save_set(workspace_set: WorkspaceSet, directory: str | os.PathLike[str]) -> Path:
@@ -40,6 +82,7 @@ def save_set(workspace_set: WorkspaceSet, directory: str | os.PathLike[str]) -> 
     Files of an older set that the new index does not list are left alone.
     """
     folder = Path(directory)
+    check_entries(workspace_set.index["windows"], folder / INDEX)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".part"))
     try:
@@ -77,17 +120,15 @@ def read_set(directory: str | os.PathLike[str]) -> WorkspaceSet:
     """
     folder = Path(directory)
     index = read_json(folder / INDEX, schema="workspace-index")
+    check_entries(index["windows"], folder / INDEX)
     workspaces = []
     texts = []
     for entry in index["windows"]:
         path = folder / entry["file"]
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise InputError(path, "(file)", f"the workspace of window {entry['id']}") from None
+        text = read_text(path, what=f"workspace file of window {entry['id']}")
         if hashlib.sha256(text.encode("utf-8")).hexdigest() != entry["sha256"]:
             raise InputError(path, "(sha256)", f"the digest listed in {folder / INDEX}")
-        spec = json.loads(text)
+        spec = loads_json(text, source=path)
         validate(spec, source=path)
         workspaces.append(spec)
         texts.append(text)
@@ -101,6 +142,7 @@ def archive(workspace_set: WorkspaceSet, path: str | os.PathLike[str]) -> Path:
     regenerated set gives an identical archive. pyhf users open it with ``tar xzf`` alone.
     """
     validate_document(workspace_set.index, "workspace-index", source=str(path))
+    check_entries(workspace_set.index["windows"], path)
     members = [(INDEX, dumps(workspace_set.index))]
     members += [
         (entry["file"], text)

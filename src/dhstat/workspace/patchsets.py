@@ -16,6 +16,7 @@ from typing import Any
 
 from dhstat.errors import InputError
 from dhstat.schemas import validate as validate_document
+from dhstat.workspace.files import check_entries
 from dhstat.workspace.layout import LABELS, SIGNAL, to_text
 from dhstat.workspace.records import WorkspaceSet
 from dhstat.workspace.validation import check_schema, validate, validate_patchset
@@ -180,4 +181,5 @@ def from_patchset(
         texts.append(text)
     index = {**shared, "windows": entries}
     validate_document(index, "workspace-index", source=str(source))  # untrusted: check now
+    check_entries(entries, source, where="patches[{i}].metadata.dhstat_window")
     return WorkspaceSet(index=index, workspaces=tuple(workspaces), texts=tuple(texts))

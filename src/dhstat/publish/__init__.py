@@ -1,9 +1,12 @@
 """HEPData submission of a run: tables of every window and the likelihoods (pyhf workspaces).
 
 :func:`build_submission` turns a run directory into a HEPData submission archive with
-`hepdata_lib <https://github.com/HEPData/hepdata_lib>`_: one table per search window quantity set
-(observed N, expected background B, signal efficiency, local Z, Bayes factor, upper limit on sigma),
-the coupling limits and the cutflow, plus the per-window pyhf workspaces as an additional resource
+`hepdata_lib <https://github.com/HEPData/hepdata_lib>`_ (tables in :mod:`dhstat.publish.tables`):
+per search window the counts and significances, the window geometry (ellipse and C_eta cut), the
+observed and expected upper limits on sigma (Bayesian and CLs, with the expected bands) and on
+eps^2 alpha_D, the limits interpolated over the (M_A', M_h') plane and the cutflow; each limit
+with its qualifiers (credibility level, prior or method, sqrt(s), luminosity) and the windows'
+flags (no sensitivity, prior-dominated). The per-window pyhf workspaces are additional resources
 of type ``HistFactory``. The archive is validated with ``hepdata_validator`` and refused if it is
 larger than HEPData's upload limit (50 MB).
 
@@ -27,17 +30,14 @@ import logging
 import shutil
 import tarfile
 import tempfile
-import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from dhstat import __version__, rundir, workspace
 from dhstat.errors import InputError
 from dhstat.jsonio import atomic_path
-from dhstat.report import ReportSettings, RunTables, collect
+from dhstat.publish.tables import quiet_deprecations, submission_tables
+from dhstat.report import ReportSettings, collect
 
 __all__ = ["build_submission", "validate_archive"]
 
@@ -48,119 +48,6 @@ _PAPER = "Belle II, Phys. Rev. Lett. 130, 071804 (2023), arXiv:2207.00509"
 
 def __dir__() -> list[str]:
     return __all__
-
-
-@contextlib.contextmanager
-def _quiet_deprecations() -> Iterator[None]:
-    """hepdata_lib / hepdata_validator use jsonschema's deprecated RefResolver: not our warning."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        yield
-
-
-def _variable(name: str, values: Any, *, units: str = "", independent: bool = False) -> Any:
-    with _quiet_deprecations():
-        from hepdata_lib import Variable
-
-    variable = Variable(
-        name,
-        is_independent=independent,
-        is_binned=False,
-        units=units,
-        zero_uncertainties_warning=False,
-    )
-    variable.values = [v if isinstance(v, str) else float(v) for v in values]
-    return variable
-
-
-def _mass_variables(cols: Any, rows: Any) -> list[Any]:
-    return [
-        _variable("$M_{A'}$", cols["ma"][rows], units="GeV", independent=True),
-        _variable("$M_{h'}$", cols["mh"][rows], units="GeV", independent=True),
-    ]
-
-
-def _window_table(tables: RunTables) -> Any:
-    with _quiet_deprecations():
-        from hepdata_lib import Table, Uncertainty
-
-    cols = tables.columns
-    rows = np.arange(len(cols["ma"]))
-    table = Table("Search windows")
-    table.description = (
-        "Per search window (centre M_A', M_h'): observed events N, expected background B with its "
-        "MC statistical uncertainty, signal efficiency, local significance Z, Bayes factor and the "
-        "Bayesian upper limit on the cross section (flat prior; credibility level of the [stats] "
-        "configuration). The likelihood of every window is the pyhf workspace in the additional "
-        "resource."
-    )
-    table.location = "Data from the dhstat run (analogue of Figs. 1 and 2)"
-    table.keywords["observables"] = ["N", "SIG"]
-    table.keywords["reactions"] = ["E+ E- --> A' h'"]
-    table.keywords["cmenergies"] = [10.58]
-    for variable in _mass_variables(cols, rows):
-        table.add_variable(variable)
-    optional = (
-        ("n_observed", "Observed events", ""),
-        ("background", "Expected background", ""),
-        ("efficiency", "Signal efficiency", ""),
-        ("z", "Local significance Z", ""),
-        ("bayes_factor", "Bayes factor", ""),
-        ("sigma_ul", "Upper limit on $\\sigma(e^+e^- \\to A'h')$", "fb"),
-    )
-    for key, name, units in optional:
-        if key not in cols:
-            continue
-        variable = _variable(name, cols[key], units=units)
-        if key == "background":
-            errors = [cols[c] for c in cols if c.startswith("background_") and c.endswith("_error")]
-            if errors:
-                uncertainty = Uncertainty("MC stat.", is_symmetric=True)
-                uncertainty.values = [float(v) for v in np.sqrt(np.sum(np.square(errors), axis=0))]
-                variable.add_uncertainty(uncertainty)
-        table.add_variable(variable)
-    return table
-
-
-def _coupling_table(tables: RunTables) -> Any:
-    with _quiet_deprecations():
-        from hepdata_lib import Table
-
-    cols = tables.columns
-    table = Table("Coupling limits")
-    table.description = (
-        "Upper limit on eps^2 x alpha_D per search window centre (analogue of Fig. 3), from the "
-        "cross-section limit, the Born cross section and B(A' -> mu mu)."
-    )
-    table.location = "Data from the dhstat run (analogue of Fig. 3)"
-    table.keywords["observables"] = ["SIG"]
-    rows = np.arange(len(cols["ma"]))
-    for variable in _mass_variables(cols, rows):
-        table.add_variable(variable)
-    table.add_variable(_variable("Upper limit on $\\epsilon^2\\alpha_D$", cols["coupling_ul"]))
-    return table
-
-
-def _cutflow_table(flow: Any) -> Any:
-    with _quiet_deprecations():
-        from hepdata_lib import Table
-
-    table = Table("Cutflow")
-    table.description = (
-        "Events after each cut of the search selection: data (raw counts) and simulated "
-        "processes (weighted to the data luminosity)."
-    )
-    table.location = "Data from the dhstat run"
-    table.keywords["observables"] = ["N"]
-    cuts: list[str] = []
-    for process, document in flow["processes"].items():
-        rows = document["samples"]["search"]
-        cuts = ["input", *[row["cut"] for row in rows]]
-        key = "raw" if document.get("is_data") else "weighted"
-        values = [document["input"][key], *[row[key] for row in rows]]
-        table.add_variable(_variable(f"Events ({process})", values))
-    table.variables.insert(0, _variable("Cut", cuts, independent=True))
-    return table
 
 
 def _likelihood_archives(directory: Path, folder: Path) -> list[tuple[Path, str]]:
@@ -202,7 +89,7 @@ def _likelihood_archives(directory: Path, folder: Path) -> list[tuple[Path, str]
 
 def validate_archive(path: str | Path) -> list[str]:
     """Validate a submission archive with ``hepdata_validator``; return its messages (empty: valid)."""
-    with _quiet_deprecations():
+    with quiet_deprecations():
         from hepdata_validator.full_submission_validator import FullSubmissionValidator
 
         validator = FullSubmissionValidator()
@@ -238,7 +125,7 @@ def build_submission(
         InputError: the run has no window results, or the archive would exceed the size limit.
         RuntimeError: the archive does not pass ``hepdata_validator`` (a dhstat bug).
     """
-    with _quiet_deprecations():
+    with quiet_deprecations():
         from hepdata_lib import Submission
 
     root = Path(outdir)
@@ -256,11 +143,8 @@ def build_submission(
         f"Sliding-window search for dark Higgsstrahlung produced with dhstat {__version__}, "
         f"modelled on {_PAPER}."
     )
-    submission.add_table(_window_table(tables))
-    if tables.has("coupling_ul"):
-        submission.add_table(_coupling_table(tables))
-    if "cutflow" in tables.documents:
-        submission.add_table(_cutflow_table(tables.documents["cutflow"]))
+    for table in submission_tables(tables, settings):
+        submission.add_table(table)
     with tempfile.TemporaryDirectory(prefix="dhstat-hepdata-") as scratch:
         folder = Path(scratch)
         workspaces = root / rundir.WORKSPACES
@@ -274,7 +158,7 @@ def build_submission(
             submission.add_additional_resource(extra.name, str(extra), copy_file=True)
         build = folder / "build"
         build.mkdir()
-        with contextlib.chdir(build), _quiet_deprecations():
+        with contextlib.chdir(build), quiet_deprecations():
             submission.create_files(str(folder / "files"), validate=False, remove_old=True)
         produced = build / "submission.tar.gz"
         _check_size(produced, limit_mb, "the submission archive")

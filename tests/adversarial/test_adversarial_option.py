@@ -1,0 +1,26 @@
+"""Generated option values, paths and usage errors give a valid result or one clean error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import adversarial_options as generator
+import pytest
+from adversarial_explore import explore
+from adversarial_harness import assert_promise
+
+DEFAULT_EXAMPLES = 3
+SLOW_EXAMPLES = 14
+
+
+@pytest.mark.parametrize("kind", generator.KINDS)
+def test_option_input_gives_a_valid_result_or_one_clean_error(
+    kind: str, shared: dict[str, Any]
+) -> None:
+    assert_promise(explore(generator, kind, shared, examples=DEFAULT_EXAMPLES))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", generator.KINDS)
+def test_option_input_at_scale(kind: str, shared: dict[str, Any]) -> None:
+    assert_promise(explore(generator, kind, shared, examples=SLOW_EXAMPLES))
