@@ -677,3 +677,35 @@ def test_asymptotic_significance_with_a_small_poi_bound() -> None:
     spec = window_spec(n=5, signal=10.0, backgrounds={"b": 1.0}, sigma_max=0.5)
     result = significance.significance(spec, method="asymptotic")
     assert 0 <= result.p_value <= 1
+
+
+def test_a_denormal_poi_bound_is_an_input_error() -> None:
+    # found by a random draw of the workspace property test: POI bounds [0, 5e-324]
+    spec = {
+        "channels": [
+            {
+                "name": "window",
+                "samples": [
+                    {
+                        "name": "signal",
+                        "data": [28.8, 47.0],
+                        "modifiers": [{"name": "sigma", "type": "normfactor", "data": None}],
+                    },
+                    {"name": "b", "data": [1.6e-284, 8.9], "modifiers": []},
+                ],
+            }
+        ],
+        "observations": [{"name": "window", "data": [57, 1000000]}],
+        "measurements": [
+            {
+                "name": "measurement",
+                "config": {
+                    "poi": "sigma",
+                    "parameters": [{"name": "sigma", "bounds": [[0.0, 5e-324]]}],
+                },
+            }
+        ],
+        "version": "1.0.0",
+    }
+    with pytest.raises(InputError, match="normal float"):
+        bayes.upper_limit(generic.GenericModel.from_spec(spec, source="ws.json"))

@@ -28,6 +28,7 @@ import contextlib
 import json
 import math
 import os
+import sys
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -545,11 +546,15 @@ def _prior(pset: Any, i: int, label: str, modifier: str | None, source: str) -> 
 def _poi_upper_bound(bounds: Any, poi: str, source: str) -> float:
     """The POI's upper bound: the POI prior is flat on [0, upper], so the bounds must hold 0."""
     lower, upper = (float(x) for x in bounds)
-    if not (math.isfinite(lower) and math.isfinite(upper) and lower <= 0.0 < upper):
+    # a denormal upper bound (5e-324) is positive but its reciprocal overflows
+    if not (
+        math.isfinite(lower) and math.isfinite(upper) and lower <= 0.0 < sys.float_info.min <= upper
+    ):
         raise InputError(
             source,
             f"bounds of the POI {poi}",
-            "[lower, upper] with lower <= 0 < upper (the POI prior is flat on [0, upper])",
+            "[lower, upper] with lower <= 0 < upper, upper a normal float (the POI prior is flat "
+            "on [0, upper])",
             got=[lower, upper],
         )
     return upper
