@@ -5,6 +5,7 @@ Usage:
     python benchmarks/bench_windows.py --events 2e6    # fewer events
     python benchmarks/bench_windows.py --stage CFG     # also time `windows.define` with config CFG
     python benchmarks/bench_windows.py --points 40     # also CPU time per grid point vs a baseline
+    python benchmarks/bench_windows.py --signal-points 20  # analyst signal MC vs simulated points
 
 Windows for the membership benchmark: the frozen default windows file if present, otherwise
 ellipses from the grid's resolution model (rho = -0.5) at every in-range grid point.
@@ -140,17 +141,54 @@ def bench_points(n_points: int) -> None:
     print(f"signal path speed-up: {base / ours:.2f}x")
 
 
+def bench_signal_points(n_points: int) -> None:
+    """CPU time per point: windows from given signal MC (core fit) against today's simulated path.
+
+    The signal points carry ``[windows] n_events`` generated events with ISR, simulated before the
+    clock starts (an analyst's MC is read, not simulated); the baseline simulates and fits as today.
+    """
+    cfg = config.load()
+    settings = windows.WindowSettings.from_config(cfg)
+    g = windows.grid_points(settings.grid)
+    # M_A' >= 3 GeV: below, some points select fewer events than a fit needs (an InputError here)
+    eligible = np.flatnonzero(g.in_range & (g.ma >= 3.0))
+    ids = np.random.default_rng(5).choice(eligible, n_points, replace=False)
+    n = settings.n_events
+    points = []
+    for i in ids:
+        ma, mh = float(g.ma[i]), float(g.mh[i])
+        events, total, _ = default_signal(ma, mh, n, cfg, parallel.task_rng(99, int(i)), True)
+        columns = {k: np.asarray(v, dtype=np.float64) for k, v in events.items()}
+        columns["weight"] = columns["weight"] / (total / n)
+        points.append(windows.SignalPoint.from_tuple((ma, mh, columns, float(n))))
+    t = time.process_time()
+    for i in ids:
+        fit_point(int(i), float(g.ma[i]), float(g.mh[i]), cfg, settings, default_signal)
+    base = (time.process_time() - t) / n_points
+    t = time.process_time()
+    windows.fit_signal_points(points, settings)
+    ours = (time.process_time() - t) / n_points
+    print(f"per point, simulated (today): {base * 1e3:.1f} ms CPU ({n_points} points)")
+    print(f"per point, given signal MC (core fit): {ours * 1e3:.1f} ms CPU")
+    print(f"given signal MC / simulated: {ours / base:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=float, default=1e7)
     parser.add_argument("--stage", default=None, help="config file for a windows.define timing")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--points", type=int, default=0, help="time this many grid points")
+    parser.add_argument(
+        "--signal-points", type=int, default=0, help="time this many points from given signal MC"
+    )
     args = parser.parse_args()
     print("machine:", machine())
     bench_membership(int(args.events))
     if args.points:
         bench_points(args.points)
+    if args.signal_points:
+        bench_signal_points(args.signal_points)
     if args.stage:
         bench_stage(args.stage, args.workers)
     print(f"peak RSS: {peak_mb():.0f} MB")

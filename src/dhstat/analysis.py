@@ -9,6 +9,10 @@ Nothing a killed stage leaves behind is read by a later one: every file is writt
 (:func:`dhstat.jsonio.atomic_dir`), the select stage reads only the visible ``ntuples/*.root`` (the
 temporary names are hidden), and a stage's stamp is written after its outputs.
 
+With ``[[samples]]`` in the configuration the simulate stage only checks the declared samples and
+links their files into ``ntuples/<sample>/`` (so that the select stage's digest covers their
+bytes), and the select stage selects the samples (:mod:`dhstat.samples`).
+
 Example:
     >>> [stage.name for stage in analysis_stages()]
     ['simulate', 'select', 'windows', 'count', 'workspaces', 'scan', 'lee', 'interpret', 'report']
@@ -20,7 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from dhstat import rundir as rd
-from dhstat import stages, windows
+from dhstat import samples, stages, windows
 from dhstat.config import Config
 from dhstat.jsonio import atomic_dir
 from dhstat.parallel import Executor
@@ -37,8 +41,26 @@ def _run_simulate(
     cfg: Config, inputs: Mapping[str, Path], outdir: Path, executor: Executor, progress: Progress
 ) -> None:
     del inputs
+    if cfg.get("samples"):  # the analyst's ntuples: nothing to simulate
+        _link_samples(cfg, outdir / rd.NTUPLES)
+        return
     with atomic_dir(outdir / rd.NTUPLES) as staging:
         stages.simulate(cfg, staging, executor=executor, progress=progress)
+
+
+def _link_samples(cfg: Config, folder: Path) -> None:
+    """Check the declared samples and link their files into ``folder/<sample>/``.
+
+    The select stage's digest covers ``folder``, so the links make it cover the bytes of the
+    analyst's files: a file changed in place re-runs the selection. (A new file matching a
+    glob is seen once the samples table or ``--from simulate`` re-runs this stage.)
+    """
+    resolved = samples.resolve_config(cfg)
+    with atomic_dir(folder) as staging:
+        for item in resolved:
+            (staging / item.sample.name).mkdir()
+            for k, path in enumerate(item.files):
+                (staging / item.sample.name / f"{k:04d}-{Path(path).name}").symlink_to(path)
 
 
 def _ntuple_files(folder: Path) -> list[Path]:
@@ -51,13 +73,20 @@ def _run_select(
 ) -> None:
     stages.select(
         cfg,
-        _ntuple_files(inputs[rd.NTUPLES]),
+        [] if cfg.get("samples") else _ntuple_files(inputs[rd.NTUPLES]),
         output=outdir / rd.SELECTED,
         cutflow=outdir / rd.CUTFLOW,
         macroregions=outdir / rd.MACROREGIONS,
         executor=executor,
         progress=progress,
     )
+
+
+def _signal_points(cfg: Config, selected: Path) -> list[windows.SignalPoint]:
+    """The analyst's selected signal MC (:func:`dhstat.samples.read_signal_points`), if any."""
+    if not any(table["kind"] == "signal" for table in cfg.get("samples", ())):
+        return []
+    return [windows.SignalPoint.from_tuple(p) for p in samples.read_signal_points([selected])]
 
 
 def _run_windows(
@@ -72,6 +101,7 @@ def _run_windows(
         frozen=stages.FROZEN_WINDOWS,
         executor=executor,
         progress=progress,
+        signal=_signal_points(cfg, inputs[rd.SELECTED]),
     )
     checkpoint.unlink(missing_ok=True)
 
@@ -165,17 +195,17 @@ _STAGES = (
     Stage(
         "simulate",
         _run_simulate,
-        tables=("run", *_SIMULATION_TABLES, "simulation"),
+        tables=("run", *_SIMULATION_TABLES, "simulation", "samples"),
         outputs=(rd.NTUPLES,),
         modules=(*_COMMON, *_PHYSICS, "dhstat.simulation", "dhstat.ntuples"),
     ),
     Stage(
         "select",
         _run_select,
-        tables=("run", "physics", "beams", "dataset", "selection", "systematics"),
+        tables=("run", "physics", "beams", "dataset", "selection", "systematics", "samples"),
         inputs=(rd.NTUPLES,),
         outputs=(rd.SELECTED, rd.CUTFLOW, rd.MACROREGIONS),
-        modules=(*_COMMON, *_PHYSICS, "dhstat.selection", "dhstat.ntuples"),
+        modules=(*_COMMON, *_PHYSICS, "dhstat.selection", "dhstat.ntuples", "dhstat.samples"),
     ),
     Stage(
         "windows",
@@ -183,7 +213,14 @@ _STAGES = (
         tables=("run", *windows.DIGEST_TABLES),
         inputs=(rd.SELECTED,),
         outputs=(rd.WINDOWS,),
-        modules=(*_COMMON, *_PHYSICS, "dhstat.windows", "dhstat.simulation", "dhstat.selection"),
+        modules=(
+            *_COMMON,
+            *_PHYSICS,
+            "dhstat.windows",
+            "dhstat.simulation",
+            "dhstat.selection",
+            "dhstat.samples",
+        ),
     ),
     Stage(
         "count",

@@ -85,7 +85,10 @@ class Config(Mapping[str, Any]):
         """SHA-256 of the given tables (all tables if none given), for provenance and caching."""
         key = tables or tuple(self.data)
         if key not in self._digests:
-            self._digests[key] = canonical_digest({name: self.data[name] for name in key})
+            # a table the configuration does not have (the optional ``samples``) is left out, so
+            # the digest of a configuration without it is what it was before the table existed
+            present = {name: self.data[name] for name in key if name in self.data}
+            self._digests[key] = canonical_digest(present)
         return self._digests[key]
 
     def to_dict(self) -> dict[str, Any]:
@@ -171,7 +174,7 @@ def sqrt_s(cfg: Mapping[str, Any]) -> float:
 
 def _mass_points(node: Any, path: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
     if isinstance(node, Mapping):
-        if "ma" in node and "mh" in node:
+        if "ma" in node and "mh" in node and _is_number(node["ma"], node["mh"]):
             yield path, node
         for key, value in node.items():
             yield from _mass_points(value, f"{path}.{key}" if path else key)
@@ -324,6 +327,52 @@ def _check(document: Mapping[str, Any], source: str) -> None:
             )
 
 
+#: Keys of one ``[[samples]]`` table (schemas/config.samples.json) and the kinds of sample.
+_SAMPLE_KEYS = (
+    "name",
+    "kind",
+    "process",
+    "files",
+    "tree",
+    "weight",
+    "luminosity_fb",
+    "cross_section_fb",
+    "generated_events",
+    "ma",
+    "mh",
+    "branches",
+)
+_SAMPLE_KINDS = ("data", "background", "signal")
+
+
+def _check_samples(samples: Any, source: str) -> None:
+    """The ``[[samples]]`` tables' keys and kinds, with errors naming the sample (before the schema).
+
+    The schema would name a sample only by its index; these messages also give its name.
+    """
+    if samples is None:
+        return
+    if not isinstance(samples, list):
+        raise InputError(source, "samples", "an array of tables [[samples]]", got=samples)
+    names: set[str] = set()
+    for index, table in enumerate(samples):
+        if not isinstance(table, Mapping):
+            raise InputError(source, f"samples[{index}]", "a table", got=table)
+        name = table.get("name")
+        where = f"samples[{index}] ({name!r})" if isinstance(name, str) else f"samples[{index}]"
+        unknown = sorted(set(table) - set(_SAMPLE_KEYS))
+        if unknown:
+            expected = f"no key {unknown[0]!r} (unknown key; allowed: {', '.join(_SAMPLE_KEYS)})"
+            raise InputError(source, f"{where}.{unknown[0]}", expected)
+        if "kind" in table and table["kind"] not in _SAMPLE_KINDS:
+            expected = f"one of {', '.join(_SAMPLE_KINDS)}"
+            raise InputError(source, f"{where}.kind", expected, got=table["kind"])
+        if isinstance(name, str):
+            if name in names:
+                raise InputError(source, f"{where}.name", "a name no other sample has", got=name)
+            names.add(name)
+
+
 def loads(text: str, *, source: str = "<string>") -> Config:
     """Parse, merge over the defaults, and validate a configuration given as TOML text."""
     try:
@@ -335,6 +384,7 @@ def loads(text: str, *, source: str = "<string>") -> Config:
     _check_numbers(user, source)
     defaults = _defaults()
     _check_integers(user, defaults, source)
+    _check_samples(user.get("samples"), source)
     document = _merge(defaults, user)
     schemas.validate(document, "config", source=source)
     _check(document, source)

@@ -267,7 +267,8 @@ def split_processes(
 
     Args:
         arrays: Flat arrays including ``process`` (an index into ``names``).
-        names: Process names the index refers to (e.g. :data:`dhstat.processes.PROCESSES`).
+        names: Process names the index refers to (the selected files' process list,
+            :func:`dhstat.selection.selected_processes`).
 
     Returns:
         Process name -> arrays of that process, for every process present.
@@ -298,8 +299,10 @@ def process_events(
     Args:
         by_process: Process name -> events (e.g. from :func:`split_processes`); other processes
             are ignored.
-        processes: The processes wanted, in order (default: the backgrounds of
-            :data:`dhstat.processes.BACKGROUNDS`).
+        processes: The processes wanted, in order: a run's background processes
+            (:func:`dhstat.processes.backgrounds_of` its selected files' process list,
+            :func:`dhstat.selection.selected_processes`); default: the paper's
+            :data:`dhstat.processes.BACKGROUNDS`.
 
     Returns:
         Process -> its events; a process without events gets empty arrays (``mrecoil2``,

@@ -55,6 +55,7 @@ __all__ = [
     "EVENT_BRANCHES",
     "FIXED_DATIME",
     "METADATA_KEY",
+    "branch_names",
     "expand_globs",
     "iterate",
     "num_entries",
@@ -314,15 +315,29 @@ def _open(path: Path) -> Any:
         raise InputError(path, "(file)", f"a readable ROOT file ({error})") from None
 
 
-def read_metadata(path: PathLike) -> dict[str, Any]:
-    """The sample metadata stored in the file (``{}`` is never returned: missing is an error).
+def read_metadata(path: PathLike, *, required: bool = True) -> dict[str, Any]:
+    """The sample metadata stored in the file.
+
+    The metadata is optional in files dhstat did not write (samples declared in ``[[samples]]``):
+    with ``required=False`` a file without it gives ``{}``.
 
     Raises:
-        InputError: the file is not a readable ROOT file or has no ``dhstat_metadata``.
+        InputError: the file is not a readable ROOT file, has no ``dhstat_metadata`` (when
+            ``required``), or the metadata is not a JSON object.
+
+    Example:
+        >>> import tempfile, pathlib, uproot
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "plain.root"
+        >>> with uproot.recreate(path) as handle:
+        ...     handle["t"] = {"x": np.zeros(2)}
+        >>> read_metadata(path, required=False)
+        {}
     """
     source = Path(path)
     with _open(source) as handle:
         if METADATA_KEY not in handle:
+            if not required:
+                return {}
             raise InputError(source, METADATA_KEY, "a dhstat metadata TObjString")
         try:
             document = json.loads(str(handle[METADATA_KEY]))
@@ -467,6 +482,25 @@ def num_entries(path: PathLike, tree: str) -> int:
     with _open(source) as handle:
         ttree, _ = _resolve(source, handle, tree, [], {})
         return int(ttree.num_entries)
+
+
+def branch_names(path: PathLike, tree: str) -> tuple[str, ...]:
+    """The branches of ``tree`` in the file at ``path`` (jagged counters included).
+
+    Raises:
+        InputError: the file is missing or not ROOT, or has no TTree ``tree``.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "b.root"
+        >>> write_trees(path, {"events": {"weight": np.ones(2)}}, {})
+        >>> branch_names(path, "events")
+        ('weight',)
+    """
+    source = Path(path)
+    with _open(source) as handle:
+        ttree, _ = _resolve(source, handle, tree, [], {})
+        return tuple(str(name) for name in ttree.keys())  # noqa: SIM118 - uproot's keys()
 
 
 def read_tree(

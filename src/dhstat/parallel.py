@@ -5,6 +5,13 @@ the order of the items, whatever finishes first, so the output never depends on 
 workers. Randomness inside a task comes from :func:`task_rng`, keyed by the task's identity (not by
 the worker that runs it).
 
+The cluster is either one that runs already (``scheduler="tcp://host:port"``) or one that the
+executor starts and stops (``cluster=ClusterSpec``, ``[run] cluster`` in the configuration):
+``"local:N"`` is a dask ``LocalCluster`` of N single-threaded worker processes; ``"slurm"`` and
+``"htcondor"`` start worker jobs through dask-jobqueue (``SLURMCluster``, ``HTCondorCluster``;
+the optional extra ``pip install dhstat[cluster]``) with the options of the ``[run.jobqueue]``
+table (``cores``, ``memory``, ``queue``, ``walltime``, ...; ``jobs`` = how many jobs to start).
+
 Example:
     >>> with executor(workers=1) as ex:
     ...     ex.map(abs, [-1, 2, -3])
@@ -17,16 +24,37 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import importlib
+import importlib.util
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
-__all__ = ["Executor", "cpu_count", "executor", "task_rng", "task_seed"]
+from dhstat.errors import InputError
+
+__all__ = [
+    "CLUSTER_KINDS",
+    "ClusterSpec",
+    "Executor",
+    "cpu_count",
+    "executor",
+    "running_cluster",
+    "start_cluster",
+    "task_rng",
+    "task_seed",
+]
+
+#: The kinds of cluster :class:`ClusterSpec` starts: a dask LocalCluster, or dask-jobqueue jobs.
+CLUSTER_KINDS = ("local", "slurm", "htcondor")
+
+#: What ``pip`` installs for the jobqueue clusters.
+_EXTRA = "pip install dhstat[cluster]"
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -102,20 +130,192 @@ def _future_result(future: Future[Any]) -> Any:
     return future.result()
 
 
+@dataclass(frozen=True, slots=True)
+class ClusterSpec:
+    """A cluster for the executor to start: ``local:N``, ``slurm`` or ``htcondor``.
+
+    Attributes:
+        kind: One of :data:`CLUSTER_KINDS`.
+        size: ``local``: worker processes; ``slurm``/``htcondor``: jobs to start.
+        options: Keyword arguments of ``SLURMCluster`` / ``HTCondorCluster`` (``cores``,
+            ``memory``, ``queue``, ``walltime``, ...); empty for ``local``.
+    """
+
+    kind: str
+    size: int
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def parse(
+        cls,
+        spec: str,
+        options: Mapping[str, Any] | None = None,
+        *,
+        source: str = "<config>",
+        key: str = "run.cluster",
+    ) -> ClusterSpec:
+        """``"local:N"``, ``"slurm"`` or ``"htcondor"``, with the ``[run.jobqueue]`` options.
+
+        Args:
+            spec: The cluster's kind (and, for ``local``, its number of workers).
+            options: The jobqueue options; ``jobs`` (default 1) is how many jobs to start.
+                Ignored for ``local:N``.
+            source: Where ``spec`` came from, for error messages (a file, or the command line).
+            key: The option or key that gave ``spec``.
+
+        Raises:
+            InputError: An unknown kind, ``local:0``, ``jobs`` < 1, or dask-jobqueue not
+                installed for ``slurm``/``htcondor`` (the message says what to install).
+
+        Example:
+            >>> ClusterSpec.parse("local:4")
+            ClusterSpec(kind='local', size=4, options={})
+            >>> ClusterSpec.parse("local:0")
+            Traceback (most recent call last):
+            ...
+            dhstat.errors.InputError: <config>: run.cluster: expected local:N with N >= 1 worker \
+processes, slurm or htcondor, got 'local:0'
+        """
+        text = spec.strip().lower()
+        match = re.fullmatch(r"local:([0-9]+)", text)
+        if match is not None and int(match.group(1)) >= 1:
+            return cls("local", int(match.group(1)))  # the jobqueue options do not apply
+        if text not in CLUSTER_KINDS[1:]:
+            expected = "local:N with N >= 1 worker processes, slurm or htcondor"
+            raise InputError(source, key, expected, got=spec)
+        if importlib.util.find_spec("dask_jobqueue") is None:
+            expected = f"dask-jobqueue installed for a {text} cluster ({_EXTRA})"
+            raise InputError(source, key, expected, got=spec)
+        rest = dict(options or {})
+        jobs = rest.pop("jobs", 1)
+        if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+            raise InputError(source, "run.jobqueue.jobs", "an integer >= 1", got=jobs)
+        return cls(text, jobs, rest)
+
+    @classmethod
+    def from_run(
+        cls, run: Mapping[str, Any], *, spec: str | None = None, source: str = "<config>"
+    ) -> ClusterSpec | None:
+        """The cluster a ``[run]`` table (or ``spec``, e.g. from ``--cluster``) asks for, if any.
+
+        Args:
+            run: The ``[run]`` table (``cluster``, ``jobqueue``, ``scheduler``).
+            spec: Overrides ``run["cluster"]`` when given (the command line's ``--cluster``).
+            source: The configuration file, for error messages.
+
+        Raises:
+            InputError: As :meth:`parse`, or a cluster together with ``[run] scheduler``.
+
+        Example:
+            >>> ClusterSpec.from_run({"scheduler": "", "cluster": ""}) is None
+            True
+            >>> ClusterSpec.from_run({"scheduler": ""}, spec="local:2").size
+            2
+        """
+        text = spec if spec is not None else str(run.get("cluster", ""))
+        if not text:
+            return None
+        where = "<command line>" if spec is not None else source
+        key = "--cluster" if spec is not None else "run.cluster"
+        if run.get("scheduler"):
+            expected = "either a cluster to start or [run] scheduler, not both"
+            raise InputError(where, key, expected, got=text)
+        return cls.parse(text, run.get("jobqueue"), source=where, key=key)
+
+    @property
+    def workers(self) -> int:
+        """Worker processes once every job runs (per job ``processes``, else ``cores``, else 1).
+
+        Bounds the tasks in flight only: results never depend on it.
+        """
+        if self.kind == "local":
+            return self.size
+        per_job = self.options.get("processes") or self.options.get("cores") or 1
+        return self.size * max(int(per_job), 1)
+
+
 @contextlib.contextmanager
-def executor(*, workers: int = 0, scheduler: str | None = None) -> Iterator[Executor]:
+def start_cluster(spec: ClusterSpec, *, source: str = "<config>") -> Iterator[Any]:
+    """Start the cluster of ``spec`` (not yet scaled for jobqueue kinds), and close it after.
+
+    Args:
+        spec: The cluster.
+        source: Where the options came from, for error messages.
+
+    Yields:
+        The dask cluster object (``LocalCluster``, ``SLURMCluster`` or ``HTCondorCluster``).
+
+    Raises:
+        InputError: dask-jobqueue rejects the ``[run.jobqueue]`` options (names them).
+    """
+    if spec.kind == "local":
+        from distributed import LocalCluster  # local import: start-up time
+
+        with LocalCluster(  # type: ignore[no-untyped-call]
+            n_workers=spec.size, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as local:
+            yield local
+        return
+    jobqueue = importlib.import_module("dask_jobqueue")  # imported here: start-up time
+    factory = {"slurm": jobqueue.SLURMCluster, "htcondor": jobqueue.HTCondorCluster}
+    try:
+        cluster = factory[spec.kind](**spec.options)
+    except (TypeError, ValueError) as error:
+        expected = f"options that dask_jobqueue's {spec.kind} cluster accepts"
+        raise InputError(source, "run.jobqueue", expected, got=str(error)) from None
+    with cluster:
+        yield cluster
+
+
+@contextlib.contextmanager
+def running_cluster(spec: ClusterSpec, *, source: str = "<config>") -> Iterator[str]:
+    """Start the cluster of ``spec`` with all its workers (jobs submitted), stop it after.
+
+    ``dhstat run`` keeps one running for all its stages and opens an executor on it per stage
+    (``executor(scheduler=address, workers=spec.workers)``).
+
+    Yields:
+        The scheduler's address.
+    """
+    with start_cluster(spec, source=source) as cluster:
+        if spec.kind != "local":
+            cluster.scale(jobs=spec.size)
+        yield str(cluster.scheduler_address)
+
+
+@contextlib.contextmanager
+def executor(
+    *, workers: int = 0, scheduler: str | None = None, cluster: ClusterSpec | None = None
+) -> Iterator[Executor]:
     """Open an executor: local processes (``workers``; 0 = all cores) or a dask cluster.
 
     Args:
         workers: Local worker processes; 0 means one per core, 1 runs tasks in this process.
         scheduler: A dask.distributed scheduler address (``tcp://host:port``); when given, tasks
-            run on that cluster and ``workers`` is ignored.
+            run on that cluster and ``workers`` only stands for its workers while none has
+            joined yet (it bounds the tasks in flight).
+        cluster: A cluster to start for this executor and stop after it (see
+            :class:`ClusterSpec`); ``workers`` is then ignored. Not together with ``scheduler``.
+
+    Raises:
+        ValueError: Both ``scheduler`` and ``cluster`` are given.
     """
+    if scheduler and cluster is not None:
+        msg = "give a scheduler address or a cluster to start, not both"
+        raise ValueError(msg)
+    if cluster is not None:
+        with (
+            running_cluster(cluster) as address,
+            executor(scheduler=address, workers=cluster.workers) as ex,
+        ):
+            yield ex
+        return
     if scheduler:
-        from distributed import Client
+        from distributed import Client  # local import: start-up time
 
         with Client(scheduler, set_as_default=False) as client:  # type: ignore[no-untyped-call]
-            n = sum(client.ncores().values()) or 1
+            # workers that have not joined yet (batch jobs in the queue) count as ``workers``
+            n = sum(client.ncores().values()) or max(workers, 1)
 
             def submit(fn: Callable[[Any], Any], item: Any) -> Any:
                 return client.submit(fn, item, pure=False)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,6 +31,7 @@ from dhstat import (
     parallel,
     publish,
     report,
+    samples,
     schemas,
     selection,
     simulation,
@@ -45,7 +46,7 @@ from dhstat.jsonio import read_json, sha256_file, write_json
 from dhstat.parallel import Executor
 from dhstat.physics.beams import Beams
 from dhstat.pipeline import Progress, no_progress
-from dhstat.processes import BACKGROUNDS, PROCESSES
+from dhstat.processes import BACKGROUNDS, backgrounds_of
 from dhstat.provenance import provenance, relative_path
 from dhstat.stats import scan as scanning
 
@@ -125,7 +126,7 @@ def write_sample(
     path: Path,
     *,
     executor: Executor,
-    update: Any = None,
+    update: Callable[[int], None] | None = None,
 ) -> int:
     """Simulate ``plan`` chunk by chunk over ``executor`` into the ROOT file ``path``.
 
@@ -159,12 +160,27 @@ def select(
 ) -> selection.SelectionOutput:
     """Select the events of the ntuples ``inputs`` (files or globs) into ``output``.
 
-    Also writes the cutflow and the macroregion yields when their paths are given. Every document
-    is validated before anything is written, so nothing is half-written on failure.
+    Without ``inputs``, the configuration's ``[[samples]]`` are selected instead
+    (:func:`dhstat.samples.select_samples`); their signal points go to the tree ``signal`` of
+    ``output`` (:func:`dhstat.samples.read_signal_points`). Also writes the cutflow and the
+    macroregion yields when their paths are given. Every document is validated before anything
+    is written, so nothing is half-written on failure.
     """
-    result = selection.select_files(
-        [str(p) for p in inputs], cfg, executor=executor, progress=progress(None, "ntuple chunks")
-    )
+    chosen: samples.SamplesSelection | None = None
+    if inputs:
+        result = selection.select_files(
+            [str(p) for p in inputs],
+            cfg,
+            executor=executor,
+            progress=progress(None, "ntuple chunks"),
+        )
+    elif cfg.get("samples"):
+        chosen = samples.select_samples(
+            cfg, executor=executor, progress=progress(None, "ntuple chunks")
+        )
+        result = chosen.output
+    else:
+        raise InputError(None, "INPUT", "ntuple files, or [[samples]] in the configuration")
     documents: list[tuple[Path, dict[str, Any], str]] = []
     if cutflow is not None:
         document = selection.cutflow_document(result, home=cutflow.parent)
@@ -174,20 +190,26 @@ def select(
         documents.append((macroregions, macro, "macroregions"))
     for path, document, schema in documents:
         schemas.validate(document, schema, source=path)
-    selection.write_selected(output, result)
+    if chosen is None:
+        selection.write_selected(output, result)
+    else:
+        samples.write_selected_samples(output, chosen)
     for path, document, schema in documents:
         write_json(path, document, schema=schema)
     return result
 
 
-def _read_search(paths: Sequence[Path]) -> dict[str, Any]:
-    return selection.read_selected([str(p) for p in paths], tree="search")
+def _read_search(paths: Sequence[Path]) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The search sample of selected-events files, and the process list its codes index."""
+    names = [str(p) for p in paths]
+    processes = selection.selected_processes(names)
+    return selection.read_selected(names, tree="search", processes=processes), processes
 
 
 def background_mc(paths: Sequence[Path]) -> dict[str, Any]:
-    """The selected background simulation (the SM processes) of selected-events files."""
-    sample = _read_search(paths)
-    wanted = [PROCESSES.index(p) for p in BACKGROUNDS]
+    """The selected background simulation (the run's background processes) of selected files."""
+    sample, processes = _read_search(paths)
+    wanted = [processes.index(p) for p in backgrounds_of(processes)]
     keep = np.isin(sample["process"], wanted)
     return {k: np.asarray(v)[keep] for k, v in sample.items()}
 
@@ -204,6 +226,7 @@ def define_windows(
     frozen: Path | None = None,
     executor: Executor,
     progress: Progress = no_progress,
+    signal: Sequence[windows.SignalPoint] = (),
 ) -> windows.Windows:
     """Build the search windows (grid, signal fits, Punzi C_eta cuts, efficiencies) into ``output``.
 
@@ -216,8 +239,11 @@ def define_windows(
         frozen: A frozen windows file reused as is when its configuration digest matches ours.
         executor: Where the grid points run.
         progress: Progress-bar factory.
+        signal: The analyst's signal MC (one :class:`~dhstat.windows.SignalPoint` per mass
+            point): the windows are those points, fitted from their events (no grid, no signal
+            simulation, no frozen windows, no checkpoint). Empty: simulate as today.
     """
-    if frozen is not None and frozen.is_file() and windows.is_current(frozen, cfg):
+    if not signal and frozen is not None and frozen.is_file() and windows.is_current(frozen, cfg):
         log.info("windows: the frozen default windows match this configuration; reusing them")
         result = windows.load(frozen)
         windows.save(result, output)
@@ -231,12 +257,14 @@ def define_windows(
         bkg = windows.simulate_background(cfg, executor=executor)
         sources = ["simulated default background MC (seed from [run])"]
     grid = windows.grid_points(windows.GridSettings.from_config(cfg))
+    total = len(signal) if signal else int(grid.in_range.sum())
     result = windows.define(
         cfg,
         background=bkg,
         executor=executor,
         checkpoint=checkpoint,
-        progress=progress(int(grid.in_range.sum()), "grid points"),
+        progress=progress(total, "signal points" if signal else "grid points"),
+        signal=signal,
     )
     result = dataclasses.replace(result, meta={**result.meta, "background_files": sources})
     windows.save(result, output)
@@ -261,13 +289,13 @@ def count(
     for each.
     """
     search = windows.load(windows_file)
-    observed = counting.split_processes(_read_search(data), PROCESSES)
-    simulated = (
-        observed
-        if list(background) == list(data)
-        else counting.split_processes(_read_search(background), PROCESSES)
-    )
-    backgrounds = counting.process_events(simulated)
+    events, processes = _read_search(data)
+    observed = counting.split_processes(events, processes)
+    simulated = observed
+    if list(background) != list(data):
+        events, processes = _read_search(background)
+        simulated = counting.split_processes(events, processes)
+    backgrounds = counting.process_events(simulated, backgrounds_of(processes))
     counts = counting.count(
         search,
         counting.process_events(observed, ("data",))["data"],

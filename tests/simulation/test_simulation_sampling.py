@@ -258,7 +258,13 @@ def test_cli_everything(tmp_path: Path) -> None:
         ["simulate", "--config", str(config), "--output", str(out), "--workers", "1", "--seed", "5"]
     )
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["data.root", "mc_eemumu.root", "mc_mumu.root", "mc_tautau.root"]
+    assert names == [
+        "data.root",
+        "mc_eemumu.root",
+        "mc_mumu.root",
+        "mc_tautau.root",
+        "samples.toml",
+    ]
     meta = ntuples.read_metadata(out / "mc_mumu.root")
     assert meta["luminosity_fb"] == 0.001
     assert meta["generator"]["mc_luminosity_fb"] == 0.002

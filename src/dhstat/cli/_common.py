@@ -327,13 +327,16 @@ def load_config(path: Path | None) -> Config:
 
 @contextlib.contextmanager
 def open_executor(cfg: Config, workers: int | None, scheduler: str | None) -> Iterator[Executor]:
-    """The executor the options (or else the config's ``[run]`` table) ask for."""
+    """The executor the options (or else the config's ``[run]`` table, its cluster too) ask for."""
     from dhstat import parallel  # local import: start-up time
 
     run = cfg["run"]
     address = scheduler if scheduler is not None else (run["scheduler"] or None)
     count = workers if workers is not None else run["workers"]
-    with parallel.executor(workers=count, scheduler=address) as ex:
+    cluster = (
+        None if scheduler is not None else parallel.ClusterSpec.from_run(run, source=cfg.source)
+    )
+    with parallel.executor(workers=count, scheduler=address, cluster=cluster) as ex:
         yield ex
 
 

@@ -50,7 +50,7 @@ def format_cutflow(document: Mapping[str, Any], *, sample: str = "search") -> st
 
 
 @click.command("select")
-@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
+@click.argument("inputs", nargs=-1, required=False, metavar="[INPUT...]")
 @click.option(
     "--output",
     "-o",
@@ -90,6 +90,9 @@ def select_command(
     Reads the files in chunks of [run] chunk_size events over the workers, applies the cuts of
     [selection] (branch names mapped by [selection] branches), and writes the search and control
     samples with their derived variables. Prints the cutflow of the search sample.
+
+    Without INPUT, selects the [[samples]] of the configuration (the analyst's own ntuples, any
+    layout, no dhstat metadata needed); their signal points go to the tree "signal" of OUTPUT.
     """
     from dhstat import selection, stages  # local import: start-up time
 

@@ -82,7 +82,8 @@ def simulate(
 
     Without a subcommand: write DIR/data.root (pseudo-data at the [dataset] luminosity, with the
     [simulation.injection] signal if enabled) and DIR/mc_<process>.root for each background at
-    [simulation] mc_luminosity_factor x the data luminosity (weights normalised to the data).
+    [simulation] mc_luminosity_factor x the data luminosity (weights normalised to the data),
+    and DIR/samples.toml, the [[samples]] table describing them.
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -99,8 +100,12 @@ def simulate(
         written = stages.simulate(
             cfg, directory, seed=_seed_of(cfg, seed), executor=ex, progress=progress
         )
+    from dhstat.samples import write_samples_table  # local import: start-up time
+
+    table = write_samples_table(directory, list(written))
     for name, entries in written.items():
         click.echo(f"{directory / name}: {entries} events")
+    click.echo(f"{table}: the samples table of these ntuples (dhstat run --config {table})")
 
 
 @simulate.command("signal")

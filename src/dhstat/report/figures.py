@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dhstat import rundir, selection
-from dhstat.processes import PROCESSES
 from dhstat.report.limit_figures import limit_figures
 from dhstat.report.settings import ReportSettings
 from dhstat.report.tables import Array, RunTables, collect, cut_label, cutflow_yields, first
@@ -162,6 +161,7 @@ def _selected_masses(root: Path) -> tuple[Array, Array] | None:
     path = root / rundir.SELECTED
     if not path.is_file():
         return None
-    sample = selection.read_selected([path])
-    data = sample["process"] == PROCESSES.index("data")
+    processes = selection.selected_processes([path])
+    sample = selection.read_selected([path], processes=processes)
+    data = sample["process"] == processes.index("data")
     return np.asarray(sample["mrecoil2"])[data], np.asarray(sample["mmumu2"])[data]

@@ -10,7 +10,7 @@ readers.
 
 Example:
     >>> ordered_processes(["signal", "eemumu", "zz", "data", "mumu"])
-    ['data', 'mumu', 'eemumu', 'signal', 'zz']
+    ['data', 'mumu', 'eemumu', 'zz', 'signal']
     >>> cut_label("photon_recoil"), cut_label("my_cut")
     ('No photon near recoil', 'my_cut')
 """
@@ -62,7 +62,7 @@ _DOCUMENTS = (
 )
 
 #: Per-window columns read from the scan and coupling documents: name -> (block, keys). The
-#: ``*_expected`` columns have shape (windows, 5): the :data:`BANDS` quantiles.
+#: expected limits (:data:`_BAND_COLUMNS`) have shape (windows, 5): the :data:`BANDS` quantiles.
 _SCAN_COLUMNS = {
     "ma": ("scan", ("ma",)),
     "mh": ("scan", ("mh",)),
@@ -81,9 +81,12 @@ _SCAN_COLUMNS = {
     "coupling_ul": ("couplings", ("eps2_alpha_d_ul",)),
 }
 
-#: The expected quantiles of the ``*_expected`` columns, in order: -2, -1, 0 (median), +1, +2
+#: The expected quantiles of the expected limits, in order: -2, -1, 0 (median), +1, +2
 #: standard deviations under the background-only hypothesis.
 BANDS = (-2, -1, 0, 1, 2)
+
+#: The columns of :data:`_SCAN_COLUMNS` holding one value per band of :data:`BANDS`.
+_BAND_COLUMNS = frozenset({"sigma_ul_expected", "sigma_ul_log_expected", "cls_ul_expected"})
 
 #: Readable names of the cuts of :data:`dhstat.selection.CUTS` (for figures and tables).
 CUT_LABELS: Mapping[str, str] = {
@@ -183,9 +186,13 @@ def first(node: Any, *keys: str) -> Any:
     return None
 
 
-def _numbers(values: Sequence[Any]) -> Array | None:
-    """Per-window values as floats: scalars give shape (n,), lists (n, k); None is NaN."""
-    width = max((len(v) for v in values if isinstance(v, list | tuple)), default=0)
+def _numbers(values: Sequence[Any], *, width: int = 0) -> Array | None:
+    """Per-window values as floats: scalars give shape (n,), lists (n, k); None is NaN.
+
+    ``width`` > 0 is the k of a column of lists: all None (no window has the values) then gives
+    shape (n, width), all NaN.
+    """
+    width = max((len(v) for v in values if isinstance(v, list | tuple)), default=width)
     rows: list[Any]
     if width:
         rows = [
@@ -203,12 +210,17 @@ def _numbers(values: Sequence[Any]) -> Array | None:
     return column if column.ndim == (2 if width else 1) else None
 
 
-def _aligned(ids: NDArray[np.int64], block: Mapping[str, Any], keys: Sequence[str]) -> Array | None:
-    """Column ``keys[0]`` (or the first present) of ``block``, reordered to the window ``ids``."""
+def _aligned(
+    ids: NDArray[np.int64], block: Mapping[str, Any], keys: Sequence[str], *, width: int = 0
+) -> Array | None:
+    """Column ``keys[0]`` (or the first present) of ``block``, reordered to the window ``ids``.
+
+    ``width``: see :func:`_numbers`.
+    """
     values = first(block, *keys)
     if values is None or "id" not in block:
         return None
-    column = _numbers(values)
+    column = _numbers(values, width=width)
     position = {str(i): k for k, i in enumerate(block["id"])}
     if column is None or any(str(int(i)) not in position for i in ids):
         return None
@@ -382,7 +394,8 @@ def _collect(state: tuple[Any, ...], root: Path) -> RunTables:
         block = blocks[source]
         if block is None or name in columns:
             continue
-        column = _aligned(ids, block, keys)
+        width = len(BANDS) if name in _BAND_COLUMNS else 0
+        column = _aligned(ids, block, keys, width=width)
         if column is not None:
             columns[name] = column
     if "z" in columns and "p_value" in columns:
@@ -452,8 +465,13 @@ def cut_label(cut: str) -> str:
 
 
 def ordered_processes(names: Any) -> list[str]:
-    """Process names in the paper's order (data, mumu, tautau, eemumu, signal), others after."""
-    return sorted(names, key=lambda p: (_ORDER.index(p) if p in _ORDER else len(_ORDER), p))
+    """Process names in the paper's order (data, mumu, tautau, eemumu, signal).
+
+    A run's other background processes come after the paper's, sorted by name, before the signal.
+    """
+    signal = _ORDER.index("signal")
+    rank = {p: float(k) for k, p in enumerate(_ORDER)}
+    return sorted(names, key=lambda p: (rank.get(p, signal - 0.5), p))
 
 
 def cutflow_yields(flow: Mapping[str, Any]) -> tuple[list[str], dict[str, list[float]]]:

@@ -26,7 +26,8 @@ of the signal mass grid.
 Modules: :mod:`.settings` (typed settings), :mod:`.cutflow` (samples, cuts, cutflow, result),
 :mod:`.branches` (reading the input branches), :mod:`.tracks` (track and pair cuts),
 :mod:`.photons` (photon cuts), :mod:`.variables` (recoil, c.m. transverse momentum, derived
-variables), :mod:`.cuts` (:func:`select`), :mod:`.examples` (hand-made events),
+variables), :mod:`.cuts` (:func:`select`), :mod:`.layouts` (analysts' ntuple layouts: flat
+per-daughter tracks, event-level photons), :mod:`.examples` (hand-made events),
 :mod:`.files` (:func:`select_files`), :mod:`.selected` (the selected-events file) and
 :mod:`.documents` (the ``cutflow`` and ``macroregions`` documents).
 
@@ -54,7 +55,7 @@ from dhstat.selection.documents import (
 )
 from dhstat.selection.examples import example_events, example_metadata
 from dhstat.selection.files import SelectionOutput, select_files
-from dhstat.selection.selected import read_selected, write_selected
+from dhstat.selection.selected import read_selected, selected_processes, write_selected
 from dhstat.selection.settings import SelectionSettings
 from dhstat.selection.variables import VARIABLES
 
@@ -76,6 +77,7 @@ __all__ = [
     "read_selected",
     "select",
     "select_files",
+    "selected_processes",
     "write_selected",
 ]
 

@@ -32,6 +32,7 @@ __all__ = [
     "PHOTON_BRANCHES",
     "TRACK_BRANCHES",
     "Events",
+    "PhotonSummary",
     "any_per_event",
     "check_branches",
     "flat",
@@ -121,6 +122,24 @@ def check_branches(events: Mapping[str, Any]) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class PhotonSummary:
+    """Event-level photon quantities, for ntuples without the photons themselves.
+
+    Attributes:
+        total_energy: Total energy of the photons above ``[selection] photon_energy_min`` [GeV].
+        recoil_angle: Smallest angle between such a photon and the recoil momentum [rad]
+            (events without one: any angle at or above the cut, e.g. pi).
+        barrel_max_energy: Largest energy of such a photon inside the ECL barrel
+            (``[selection.control]`` angles) [GeV], 0 without one; ``None``: not given (the mu mu
+            gamma control sample then stays empty).
+    """
+
+    total_energy: Float
+    recoil_angle: Float
+    barrel_max_energy: Float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Events:
     """Input events, normalised: flat numpy content of every branch.
 
@@ -132,6 +151,11 @@ class Events:
         photons: Photon branch -> flat content over all photons of all events.
         track_event: Event index of each track.
         photon_event: Event index of each photon.
+        good_tracks: Flat per-daughter layout (:mod:`.layouts`): per event (one candidate per
+            row), the number of good tracks the analyst's track list counted; the two tracks
+            of ``tracks`` are the candidate's daughters. ``None``: jagged tracks.
+        photon_summary: Event-level photons (:mod:`.layouts`); ``photons`` is then empty.
+            ``None``: jagged photons.
     """
 
     n: int
@@ -141,6 +165,8 @@ class Events:
     photons: Mapping[str, Any]
     track_event: Int
     photon_event: Int
+    good_tracks: Int | None = None
+    photon_summary: PhotonSummary | None = None
 
 
 def _jagged_group(

@@ -29,7 +29,7 @@ from dhstat.selection.tracks import (
 )
 from dhstat.selection.variables import Candidates, derived_variables, pt_cm_cut, recoil_cut
 
-__all__ = ["cut_masks", "select"]
+__all__ = ["cut_masks", "select", "select_events"]
 
 
 def __dir__() -> list[str]:
@@ -61,10 +61,24 @@ def select(
         >>> out.cutflow.raw["search"]
         (3, 3, 2, 2, 2, 2, 2, 2, 1, 1, 1)
     """
+    return select_events(read_events(events), cfg, process=process)
+
+
+def select_events(
+    events: Events, cfg: SelectionSettings | Mapping[str, Any], *, process: str
+) -> Selection:
+    """:func:`select` of events already normalised (any layout of :mod:`.layouts`).
+
+    Example:
+        >>> from dhstat.config import load
+        >>> from dhstat.selection.branches import read_events
+        >>> from dhstat.selection.examples import example_events
+        >>> select_events(read_events(example_events()), load(), process="mumu").cutflow.n_input
+        3
+    """
     settings = SelectionSettings.of(cfg)
-    columns = read_events(events)
-    masks, candidates = cut_masks(columns, settings)
-    return _selection(columns, masks, candidates, process)
+    masks, candidates = cut_masks(events, settings)
+    return _selection(events, masks, candidates, process)
 
 
 def cut_masks(events: Events, settings: SelectionSettings) -> tuple[Masks, Candidates]:

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from dhstat.processes import BACKGROUNDS, PROCESSES
+from dhstat.processes import backgrounds_of
 from dhstat.provenance import provenance, relative_path
 from dhstat.selection.cutflow import SAMPLES
 from dhstat.selection.files import SelectionOutput
@@ -158,15 +158,18 @@ def _owners(
 
 
 def _sample_entry(
-    columns: Mapping[str, NDArray[Any]], inside: NDArray[np.bool_], cutflows: Mapping[str, Any]
+    columns: Mapping[str, NDArray[Any]],
+    inside: NDArray[np.bool_],
+    cutflows: Mapping[str, Any],
+    processes: Sequence[str],
 ) -> dict[str, Any]:
     """Data count, simulated yields with MC statistical errors and data/MC in one region."""
     process = np.asarray(columns["process"])
     weight = np.asarray(columns["weight"], dtype=np.float64)
-    n_data = int(np.count_nonzero(inside & (process == PROCESSES.index("data"))))
+    n_data = int(np.count_nonzero(inside & (process == processes.index("data"))))
     mc: dict[str, dict[str, float]] = {}
-    for name in BACKGROUNDS:
-        mask = inside & (process == PROCESSES.index(name))
+    for name in backgrounds_of(processes):
+        mask = inside & (process == processes.index(name))
         if np.any(mask) or name in cutflows:
             mc[name] = {
                 "yield": math.fsum(weight[mask]),
@@ -247,7 +250,8 @@ def macroregions_document(
     regions = []
     for k, region in enumerate(settings.regions):
         samples = {
-            s: _sample_entry(output.samples[s], owner[s] == k, output.cutflows) for s in SAMPLES
+            s: _sample_entry(output.samples[s], owner[s] == k, output.cutflows, output.processes)
+            for s in SAMPLES
         }
         regions.append(_region_entry(region, samples, settings))
     return {

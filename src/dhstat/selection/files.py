@@ -41,12 +41,14 @@ class SelectionOutput:
     Attributes:
         samples: Per sample of :data:`~dhstat.selection.SAMPLES`:
             :data:`~dhstat.selection.VARIABLES` plus ``process`` (int32 index into
-            :data:`~dhstat.selection.PROCESSES`) -> flat arrays, events in input order.
+            ``processes``) -> flat arrays, events in input order.
         cutflows: Cutflow per process (all files of the process added in input order).
         files: Input files per process, in input order.
         config_digest: Digest of the ``selection``, ``beams`` and ``physics`` tables used.
         luminosity_fb: Luminosity of the data files (from their metadata), else of the
             configuration's ``[dataset]``.
+        processes: The process names the ``process`` codes index
+            (:func:`dhstat.processes.run_processes`; default :data:`dhstat.processes.PROCESSES`).
     """
 
     samples: Mapping[str, Mapping[str, NDArray[Any]]]
@@ -54,6 +56,7 @@ class SelectionOutput:
     files: Mapping[str, tuple[str, ...]]
     config_digest: str
     luminosity_fb: float
+    processes: tuple[str, ...] = PROCESSES
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +147,13 @@ def _tasks(
     metadata: dict[str, Mapping[str, Any]] = {}
     ranged = _ranged_reading()
     for path in files:
-        meta = ntuples.read_metadata(path)
+        meta = ntuples.read_metadata(path, required=False)
+        if not meta:
+            expected = (
+                "dhstat metadata naming the process; declare files without it in [[samples]] "
+                "of the configuration (and give no INPUT)"
+            )
+            raise InputError(path, ntuples.METADATA_KEY, expected)
         process = str(meta.get("process", ""))
         if process not in PROCESSES:
             raise InputError(

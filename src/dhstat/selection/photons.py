@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from dhstat.selection.branches import Events, any_per_event
+from dhstat.selection.branches import Events, PhotonSummary, any_per_event
 from dhstat.selection.settings import ControlSettings, SelectionSettings
 from dhstat.selection.tracks import Masks, Pairs
 from dhstat.selection.variables import Recoil
@@ -77,7 +77,14 @@ class Photons:
 def photon_cuts(
     events: Events, pairs: Pairs, recoil: Recoil, settings: SelectionSettings
 ) -> tuple[NDArray[Any], Masks]:
-    """Total photon energy per event; ``photon_energy``, ``photon_recoil``, ``photon_control``."""
+    """Total photon energy per event; ``photon_energy``, ``photon_recoil``, ``photon_control``.
+
+    With event-level photons (:attr:`Events.photon_summary`) the vetoes cut on the given total
+    energy and smallest photon-recoil angle, and ``photon_control`` on the largest barrel photon
+    energy (no event passes it when that is not given).
+    """
+    if events.photon_summary is not None:
+        return _summary_cuts(events.photon_summary, settings)
     photons = Photons.of(events, settings.photon_energy_min)
     egamma_total, energy = _energy_veto(photons, settings.photon_energy_total_max)
     masks: Masks = {
@@ -86,6 +93,29 @@ def photon_cuts(
         "photon_control": _control_photon(photons, settings.control),
     }
     return egamma_total, masks
+
+
+def _summary_cuts(
+    summary: PhotonSummary, settings: SelectionSettings
+) -> tuple[NDArray[Any], Masks]:
+    """The photon cuts on event-level quantities: total energy, recoil angle, barrel photon."""
+    total = np.asarray(summary.total_energy, dtype=np.float64)
+    angle = np.asarray(summary.recoil_angle, dtype=np.float64)
+    none = np.zeros(len(total), dtype=bool)
+    with np.errstate(invalid="ignore"):
+        energy = total < settings.photon_energy_total_max
+        recoil = angle >= np.radians(settings.photon_recoil_angle_min_deg)
+        control = (none, none)
+        if summary.barrel_max_energy is not None:
+            barrel = np.asarray(summary.barrel_max_energy, dtype=np.float64)
+            hard = barrel > settings.control.mumugamma_photon_energy_min
+            control = (hard, ~np.isfinite(barrel))
+    masks: Masks = {
+        "photon_energy": (energy, ~np.isfinite(total)),
+        "photon_recoil": (recoil, ~np.isfinite(angle)),
+        "photon_control": control,
+    }
+    return total, masks
 
 
 def _energy_veto(photons: Photons, total_max: float) -> tuple[NDArray[Any], tuple[Bool, Bool]]:

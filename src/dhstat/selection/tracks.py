@@ -117,6 +117,8 @@ def track_cuts(events: Events, settings: SelectionSettings) -> tuple[Pairs, Mask
     good = ip_finite & (np.abs(dr) < settings.dr_max_cm) & (np.abs(dz) < settings.dz_max_cm)
     ip_bad = any_per_event(tevt, ~ip_finite, n)
     ngood = np.bincount(tevt[good], minlength=n)
+    if events.good_tracks is not None:  # flat layout: both daughters good, and the event's count
+        ngood = np.where(ngood == 2, np.asarray(events.good_tracks, dtype=np.int64), 0)
 
     # the pair of good tracks of events with exactly two
     good_index = np.flatnonzero(good)

@@ -22,6 +22,11 @@ The search plane is (x, y) = (M_recoil^2, M_mumu^2) in GeV^2. One window per gri
 * **Grid points** (:mod:`~dhstat.windows.points`, :func:`fit_points`). Each point's signal is
   simulated (:mod:`~dhstat.windows.simulate`), fitted and summed per candidate C_eta cut; finished
   points go to a resumable checkpoint.
+* **Analyst's signal MC** (:mod:`~dhstat.windows.signal_mc`, :class:`SignalPoint`,
+  :func:`fit_signal_points`). With signal points given, :func:`define` makes one window per
+  point from its selected events instead of simulating the grid: the ellipse is the same fit,
+  made to the core of M_recoil^2 (the ISR tail cannot be removed from such MC), and the
+  efficiency divides by the point's ``generated_events``.
 * **Membership** (:mod:`~dhstat.windows.locate`, :func:`membership`). Window bounding boxes
   are registered in a grid of buckets whose edges are quantiles of the box bounds; each event is
   tested exactly only against the windows of its bucket. The result is a sparse events x windows
@@ -69,6 +74,7 @@ from dhstat.windows.locate import contains, membership, overlap_fractions
 from dhstat.windows.points import PointResult, candidate_cuts, fit_points
 from dhstat.windows.punzi import punzi_cuts
 from dhstat.windows.settings import GridSettings, WindowSettings
+from dhstat.windows.signal_mc import SignalPoint, fit_signal_points
 from dhstat.windows.simulate import simulate_background
 from dhstat.windows.stage import define
 
@@ -79,6 +85,7 @@ __all__ = [
     "Grid",
     "GridSettings",
     "PointResult",
+    "SignalPoint",
     "WindowMatch",
     "WindowResult",
     "WindowSettings",
@@ -92,6 +99,7 @@ __all__ = [
     "fit_ellipse",
     "fit_points",
     "fit_resolution",
+    "fit_signal_points",
     "from_ellipses",
     "grid_points",
     "is_current",

@@ -166,7 +166,22 @@ class _Fit:
     edm: float
 
 
-def _minimise(x: FloatArray, y: FloatArray, start: Sequence[float], strategy: int) -> _Fit | None:
+def _truncation_nll(p: Sequence[float], n: int, cut: float) -> float:
+    """``n log P(x <= cut)`` of the mixture: the normalisation of a fit to the events ``x <= cut``.
+
+    The x marginal of each 2-D Gaussian component is Gaussian, so ``P(x <= cut) = f Phi((cut -
+    mx) / sx1) + (1 - f) Phi((cut - mx) / sx2)``.
+    """
+    from scipy.special import ndtr  # local import: start-up time
+
+    mx, sx1, sx2, f = p[0], p[2], p[4], p[7]
+    norm = f * float(ndtr((cut - mx) / sx1)) + (1 - f) * float(ndtr((cut - mx) / sx2))
+    return n * math.log(max(norm, 1e-300))
+
+
+def _minimise(
+    x: FloatArray, y: FloatArray, start: Sequence[float], strategy: int, cut: float | None = None
+) -> _Fit | None:
     from iminuit import Minuit  # local import: start-up time
 
     sx = float(np.std(x)) or 1e-6
@@ -174,13 +189,17 @@ def _minimise(x: FloatArray, y: FloatArray, start: Sequence[float], strategy: in
 
     def cost(mx: float, my: float, sx1: float, sy1: float, sx2: float, sy2: float,
              rho: float, f: float) -> float:  # fmt: skip
-        return _nll((mx, my, sx1, sy1, sx2, sy2, rho, f), x, y)
+        p = (mx, my, sx1, sy1, sx2, sy2, rho, f)
+        if cut is None:
+            return _nll(p, x, y)
+        return _nll(p, x, y) + _truncation_nll(p, x.size, cut)
 
     def grad(mx: float, my: float, sx1: float, sy1: float, sx2: float, sy2: float,
              rho: float, f: float) -> FloatArray:  # fmt: skip
         return _nll_grad((mx, my, sx1, sy1, sx2, sy2, rho, f), x, y)
 
-    m = Minuit(cost, *start, grad=grad)
+    # the truncated likelihood has no analytic gradient here: iminuit differentiates numerically
+    m = Minuit(cost, *start, grad=grad if cut is None else None)
     m.errordef = Minuit.LIKELIHOOD
     m.strategy = strategy
     for name, scale in (("sx1", sx), ("sx2", sx), ("sy1", sy), ("sy2", sy)):
@@ -204,7 +223,7 @@ def _mixture_cov(p: Sequence[float]) -> FloatArray:
 
 
 def fit_ellipse(
-    x: ArrayLike, y: ArrayLike, *, n_sigma: float = 2.0
+    x: ArrayLike, y: ArrayLike, *, n_sigma: float = 2.0, truncate_x: float | None = None
 ) -> tuple[dict[str, Any], FloatArray]:
     """Fit two 2-D Gaussians (common mean and correlation) and return the window ellipse.
 
@@ -212,6 +231,10 @@ def fit_ellipse(
         x: M_recoil^2 of the (no-ISR, selected) signal events [GeV^2].
         y: M_mumu^2 of the same events [GeV^2].
         n_sigma: Window size: the ``n_sigma`` contour of the mixture covariance.
+        truncate_x: Fit only the events with ``x <= truncate_x``, with the likelihood normalised
+            to that half-plane (a truncated fit: the parameters are those of the whole
+            distribution). Used for signal with ISR, whose tail lies at large x (see
+            :mod:`~dhstat.windows.signal_mc`). ``None``: every event, as the paper fits.
 
     Returns:
         ``(fit, cov)``: fit results (``center``, ``axes``, ``angle``, ``sigma_core``,
@@ -227,6 +250,9 @@ def fit_ellipse(
     """
     xs = np.asarray(x, dtype=np.float64)
     ys = np.asarray(y, dtype=np.float64)
+    if truncate_x is not None and xs.size == ys.size:
+        keep = xs <= truncate_x
+        xs, ys = xs[keep], ys[keep]
     if xs.size < 10 or xs.size != ys.size:
         msg = f"an ellipse fit needs at least 10 events with x and y, got {xs.size} and {ys.size}"
         raise ValueError(msg)
@@ -236,13 +262,14 @@ def fit_ellipse(
     ky = float(np.std(ys)) or 1.0
     u, v = (xs - ox) / kx, (ys - oy) / ky
     start = _start(u, v)
-    fit = _minimise(u, v, start, strategy=0)
+    cut = None if truncate_x is None else (truncate_x - ox) / kx
+    fit = _minimise(u, v, start, strategy=0, cut=cut)
     status = "ok"
     if fit is None:
         status = "retried"
         c = np.corrcoef(u, v)[0, 1] if u.size > 2 else 0.0
         alt = [0.0, 0.0, 0.6, 0.6, 2.0, 2.0, float(np.clip(c, -0.9, 0.9)), 0.7]
-        fit = _minimise(u, v, alt, strategy=2)
+        fit = _minimise(u, v, alt, strategy=2, cut=cut)
     if fit is None:
         status = "fallback"
         med = np.array([np.median(u), np.median(v)])

@@ -39,7 +39,14 @@ from dhstat.windows.locate import contains
 from dhstat.windows.settings import GridSettings, WindowSettings
 from dhstat.windows.simulate import STREAM, SignalSimulator, default_signal
 
-__all__ = ["PointResult", "candidate_cuts", "fit_point", "fit_points", "resolution_fit"]
+__all__ = [
+    "PointResult",
+    "candidate_cuts",
+    "fit_point",
+    "fit_points",
+    "resolution_fit",
+    "summed_point",
+]
 
 FloatArray = NDArray[np.float64]
 
@@ -189,11 +196,41 @@ def fit_point(
     eff, total, total2 = simulate(
         ma, mh, settings.n_events, cfg, parallel.task_rng(settings.seed, STREAM, pid, 1), True
     )
+    return summed_point(pid, ma, mh, fit, n_fit, eff, settings, total, total2)
+
+
+def summed_point(
+    pid: int,
+    ma: float,
+    mh: float,
+    fit: Mapping[str, Any],
+    n_fit: int,
+    events: Mapping[str, NDArray[Any]],
+    settings: WindowSettings,
+    total: float,
+    total2: float,
+) -> PointResult:
+    """A point's result: its window and the weights of ``events`` summed per candidate cut.
+
+    Args:
+        pid: Grid point index.
+        ma: A' mass [GeV].
+        mh: h' mass [GeV].
+        fit: The fitted window (see :func:`~dhstat.windows.fit.fit_ellipse`).
+        n_fit: Events in the fit.
+        events: The selected signal with ISR (``mrecoil2``, ``mmumu2``, ``ceta``, ``weight``).
+        settings: The windows settings (candidate cuts).
+        total: Weight of all generated events (the efficiency's denominator).
+        total2: Sum of their squared weights.
+
+    Returns:
+        The point's result.
+    """
     one = from_ellipses([fit["center"]], [fit["axes"]], [fit["angle"]])
-    ex = np.asarray(eff["mrecoil2"], dtype=np.float64)
-    ey = np.asarray(eff["mmumu2"], dtype=np.float64)
-    ew = np.asarray(eff["weight"], dtype=np.float64)
-    ec = np.asarray(eff["ceta"], dtype=np.float64)
+    ex = np.asarray(events["mrecoil2"], dtype=np.float64)
+    ey = np.asarray(events["mmumu2"], dtype=np.float64)
+    ew = np.asarray(events["weight"], dtype=np.float64)
+    ec = np.asarray(events["ceta"], dtype=np.float64)
     inside = contains(one, ex, ey)[:, 0]
     cuts = candidate_cuts(settings)
     j = np.searchsorted(cuts, ec[inside], side="right")

@@ -26,6 +26,7 @@ from dhstat.windows.locate import membership, overlap_fractions
 from dhstat.windows.points import PointResult, candidate_cuts, fit_points
 from dhstat.windows.punzi import background_curves, punzi_cuts
 from dhstat.windows.settings import WindowSettings
+from dhstat.windows.signal_mc import CORE_WIDTH, SignalPoint, fit_signal_points
 from dhstat.windows.simulate import SignalSimulator
 
 __all__ = ["define"]
@@ -46,6 +47,7 @@ def define(
     checkpoint: str | os.PathLike[str] | None = None,
     progress: Callable[[int], None] | None = None,
     simulate: SignalSimulator | None = None,
+    signal: Sequence[SignalPoint] = (),
 ) -> Windows:
     """Build the search windows: grid, signal fits, Punzi C_eta cuts, efficiencies.
 
@@ -58,27 +60,31 @@ def define(
         checkpoint: Resumable JSON-lines checkpoint (see :func:`fit_points`).
         progress: Called with the number of newly finished grid points.
         simulate: Signal simulator override (tests); default dhstat.simulation + selection.
+        signal: The analyst's signal MC (:mod:`~dhstat.windows.signal_mc`): one window per
+            point, sorted by (ma, mh), ids 0, 1, ...; nothing simulated, no checkpoint.
 
     Returns:
         The windows, in grid order, ids = grid point indices.
+
+    Raises:
+        InputError: A signal point cannot make a window (names the point).
     """
     settings = WindowSettings.from_config(cfg)
-    grid, points = fit_points(
-        cfg,
-        settings=settings,
-        executor=executor,
-        checkpoint=checkpoint,
-        progress=progress,
-        simulate=simulate,
-    )
+    extra: dict[str, Any] = {}
+    if signal:
+        points = fit_signal_points(signal, settings, executor=executor, progress=progress)
+        n_grid = n_in_range = len(points)
+        extra["signal_source"] = _signal_source(len(points))
+    else:
+        grid, points = fit_points(
+            cfg, settings=settings, executor=executor, checkpoint=checkpoint,
+            progress=progress, simulate=simulate,
+        )  # fmt: skip
+        n_grid, n_in_range = grid.size, int(grid.in_range.sum())
     cuts = candidate_cuts(settings)
     n = len(points)
     base = _base_windows(points, cuts)
-    total = np.array([max(p.sumw_total, 1e-300) for p in points])
-    total2 = np.array([p.sumw2_total for p in points])
-    sw = np.array([p.sumw_pass for p in points], dtype=np.float64).reshape(n, cuts.size)
-    sw2 = np.array([p.sumw2_pass for p in points], dtype=np.float64).reshape(n, cuts.size)
-    eff_curves = sw / total[:, None]
+    eff_curves, sw2, total, total2 = _curves(points, cuts.size)
     summary: dict[str, Any] = {}
     if background is not None:
         index, chosen = _punzi_choice(base, background, eff_curves, cuts, settings.punzi_a)
@@ -95,13 +101,14 @@ def define(
         config_digest=config_digest(cfg),
         seed=settings.seed,
         sqrt_s=settings.grid.sqrt_s,
-        n_grid_total=grid.size,
-        n_grid_in_range=int(grid.in_range.sum()),
+        n_grid_total=n_grid,
+        n_grid_in_range=n_in_range,
         grid=dict(cfg["grid"]),
         windows=dict(cfg["windows"]),
         ceta_cuts="punzi" if background is not None else "loosest",
         contour="n_sigma contour of the mixture covariance f*S1 + (1-f)*S2",
         summary=summary,
+        **extra,
     )
     return dataclasses.replace(
         base,
@@ -110,6 +117,26 @@ def define(
         efficiency_error=np.sqrt(np.clip(var, 0, None)),
         window_fraction=fraction,
         meta=meta,
+    )
+
+
+def _curves(
+    points: Sequence[PointResult], k: int
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Efficiency per point and candidate cut, the squared weights passing, the totals."""
+    n = len(points)
+    total = np.array([max(p.sumw_total, 1e-300) for p in points])
+    total2 = np.array([p.sumw2_total for p in points])
+    sw = np.array([p.sumw_pass for p in points], dtype=np.float64).reshape(n, k)
+    sw2 = np.array([p.sumw2_pass for p in points], dtype=np.float64).reshape(n, k)
+    return sw / total[:, None], sw2, total, total2
+
+
+def _signal_source(n: int) -> str:
+    """How the windows file describes windows made from ``n`` signal points."""
+    return (
+        f"analyst signal MC, {n} mass points; ellipses fitted to the core x <= median + "
+        f"{CORE_WIDTH:g} (median - q15.87) of x = M_recoil^2 (truncated fit)"
     )
 
 

@@ -7,9 +7,10 @@ be recomputed from that window's JSON alone, with pyhf and nothing else. Its str
 - sample ``signal`` with nominal ``[eps * L]`` and a ``normfactor`` ``sigma`` (the POI: the cross
   section in fb, bounds ``[0, sigma_max]`` in the measurement ``measurement``), histosys
   ``syst_detector``, ``syst_mass_resolution``, ``syst_window_offset``, ``mcstat_signal``;
-- samples ``mumu``, ``tautau``, ``eemumu`` (every background process of the counts, so
-  reinterpretation sees the composition), each with histosys ``syst_detector`` (the same parameter
-  as on the signal: correlated), ``syst_ceta`` and staterror ``mcstat_background``.
+- one sample per background process of the counts, named and ordered as the counts' ``processes``
+  (the paper's ``mumu``, ``tautau``, ``eemumu`` by default; a ``[[samples]]`` run's own names
+  otherwise), so reinterpretation sees the composition, each with histosys ``syst_detector`` (the
+  same parameter as on the signal: correlated), ``syst_ceta`` and staterror ``mcstat_background``.
 
 Names, meanings and values of the systematics are documented in :mod:`dhstat.systematics`.
 

@@ -14,7 +14,7 @@ from dhstat import systematics
 from dhstat.errors import InputError
 from dhstat.provenance import provenance
 from dhstat.schemas import SCHEMA_VERSION
-from dhstat.workspace.layout import BACKGROUNDS, CHANNEL, MEASUREMENT, SIGNAL, file_name, to_text
+from dhstat.workspace.layout import CHANNEL, MEASUREMENT, SIGNAL, file_name, to_text
 from dhstat.workspace.records import WindowInput, WorkspaceSet
 from dhstat.workspace.validation import validate
 
@@ -31,11 +31,6 @@ def _histosys(name: str, nominal: float, relative: float) -> dict[str, Any]:
         "type": "histosys",
         "data": {"hi_data": [nominal * (1.0 + relative)], "lo_data": [nominal * (1.0 - relative)]},
     }
-
-
-def _processes(background: Mapping[str, Any]) -> list[str]:
-    known = [name for name in BACKGROUNDS if name in background]
-    return known + sorted(set(background) - set(BACKGROUNDS))
 
 
 def build(
@@ -80,7 +75,7 @@ def build(
         relative = window.efficiency_error / window.efficiency if window.efficiency > 0 else 0.0
         signal_modifiers.append(_histosys(systematics.MCSTAT_SIGNAL, signal_nominal, relative))
     samples = [{"name": SIGNAL, "data": [signal_nominal], "modifiers": signal_modifiers}]
-    processes = _processes(window.background)
+    processes = list(window.background)  # the run's process order (read_inputs)
     total = sum(window.background[name][0] for name in processes)
     total_error = sum(window.background[name][1] for name in processes)
     staterror = mc_statistics and total > 0 and total_error > 0

@@ -15,6 +15,7 @@ from typing import Any
 
 from dhstat.errors import InputError
 from dhstat.jsonio import read_json, sha256_file
+from dhstat.processes import BACKGROUNDS
 from dhstat.schemas import validate as validate_document
 from dhstat.workspace.records import WindowInput
 
@@ -129,11 +130,35 @@ def join_inputs(
     extra = sorted(set(by_count) - set(by_window))
     if extra:
         raise InputError(c_src, f"window {extra[0]}", f"only windows that {w_src} defines")
+    order = _process_order(counts.get("processes"), c_src)
     result = [
-        _window(window_id, geometry, by_count[window_id], c_src=c_src, w_src=w_src)
+        _window(window_id, geometry, by_count[window_id], c_src=c_src, w_src=w_src, order=order)
         for window_id, geometry in by_window.items()
     ]
     return luminosity, tuple(result)
+
+
+def _process_order(processes: Any, source: str) -> Sequence[str] | None:
+    """The counts' ``processes`` list (the order of the workspaces' background samples)."""
+    if processes is None:
+        return None
+    if not isinstance(processes, list) or not all(isinstance(p, str) for p in processes):
+        raise InputError(source, "processes", "a list of process names", got=processes)
+    return processes
+
+
+def _ordered(
+    background: Mapping[str, tuple[float, float]], order: Sequence[str] | None
+) -> dict[str, tuple[float, float]]:
+    """``background`` in the counts' process order (processes it does not list after them).
+
+    Without a ``processes`` list: the paper's processes first, the others sorted by name.
+    """
+    if order is None:
+        paper = [p for p in BACKGROUNDS if p in background]
+        order = [*paper, *sorted(set(background) - set(paper))]
+    first = {p: background[p] for p in order if p in background}
+    return first | {p: v for p, v in background.items() if p not in first}
 
 
 def _window(
@@ -143,6 +168,7 @@ def _window(
     *,
     c_src: str,
     w_src: str,
+    order: Sequence[str] | None = None,
 ) -> WindowInput:
     """One window from its entries in the windows (``geometry``) and counts (``count``) files.
 
@@ -152,7 +178,7 @@ def _window(
     n_observed = count.get("n_observed")
     if isinstance(n_observed, bool) or not isinstance(n_observed, int) or n_observed < 0:
         raise InputError(c_src, f"{at}: n_observed", "an integer count >= 0", got=n_observed)
-    background = _background(count.get("background"), c_src, at)
+    background = _ordered(_background(count.get("background"), c_src, at), order)
     efficiency = _finite(count.get("efficiency"), c_src, f"{at}: efficiency")
     if efficiency > 1:
         raise InputError(c_src, f"{at}: efficiency", "an efficiency in [0, 1]", got=efficiency)

@@ -1,5 +1,8 @@
 """The fixed names of a window workspace and of a set's files, and a workspace's file content.
 
+``BACKGROUNDS`` are the background samples of the default analysis; a run's own are the
+``processes`` of its counts.
+
 Example:
     >>> CHANNEL, MEASUREMENT, SIGNAL, BACKGROUNDS
     ('window', 'measurement', 'signal', ('mumu', 'tautau', 'eemumu'))

@@ -26,7 +26,8 @@ class WindowInput:
         angle: Ellipse orientation, major axis vs the M_recoil^2 axis [rad].
         ceta_cut: The window's C_eta cut (events with C_eta below it are counted).
         n_observed: Observed count N.
-        background: Per process: (expected yield, MC statistical error).
+        background: Per background process, in the order of the workspace's samples: (expected
+            yield, MC statistical error).
         efficiency: Signal efficiency in [0, 1].
         efficiency_error: MC statistical error of the efficiency.
     """
