@@ -6,9 +6,11 @@ import math
 
 import numpy as np
 import pytest
-from scipy import optimize, special, stats
+from scipy import integrate, optimize, special, stats
 
-from dhstat.stats import bayes, significance
+from dhstat import schemas
+from dhstat.errors import InputError
+from dhstat.stats import bayes, scan, significance
 from dhstat.stats.model import WindowSet, window_spec
 
 PDG = {
@@ -173,3 +175,81 @@ def test_edge_cases_give_finite_consistent_results(n: int, b: float, s: float, r
     if n == 1000:
         # Gaussian regime: half-normal posterior of width sqrt(N + sigma_B^2), 90 % at 1.645 widths
         assert limit * s == pytest.approx(1.6449 * math.sqrt(1000 + 2 * 20.0**2), rel=0.05)
+
+
+def test_log_prior_sigma_min_per_window_equals_one_at_a_time() -> None:
+    specs = [
+        window_spec(n=n, signal=s, backgrounds={"mumu": b})
+        for n, s, b in ((0, 1.0, 0.2), (3, 0.8, 1.5), (12, 1.2, 9.0))
+    ]
+    windows = WindowSet.from_specs(specs)
+    smin = np.array([0.3, 1.1, 2.5])
+    together = bayes.window_upper_limits(windows, prior="log", sigma_min=smin)
+    for i in range(3):
+        alone = bayes.window_upper_limits(windows.subset([i]), prior="log", sigma_min=smin[i])
+        assert together.upper_limit[i] == pytest.approx(alone.upper_limit[0], rel=1e-12)
+    assert together.sigma_min is not None
+    np.testing.assert_array_equal(together.sigma_min, smin)
+
+
+def test_log_prior_limit_against_direct_integration() -> None:
+    """Flat in ln sigma on [sigma_min, sigma_max]: quad of Pois(n | b + s sigma) / sigma."""
+    n, s, b, smin, smax = 4, 0.9, 1.3, 0.7, 100.0
+    windows = WindowSet.from_specs([window_spec(n=n, signal=s, backgrounds={"mumu": b})])
+    limit = bayes.window_upper_limits(windows, prior="log", sigma_min=np.array([smin])).upper_limit
+
+    def mass(x: float) -> float:
+        value, _ = integrate.quad(
+            lambda u: stats.poisson.pmf(n, b + s * math.exp(u)),
+            math.log(smin),
+            math.log(x),
+            epsabs=0,
+            epsrel=1e-12,
+            limit=200,
+        )
+        return float(value)
+
+    reference = optimize.brentq(
+        lambda x: mass(x) - 0.9 * mass(smax), smin * 1.0001, smax, xtol=1e-12
+    )
+    assert limit[0] == pytest.approx(reference, rel=1e-6)
+
+
+def test_log_prior_sigma_min_checked_only_where_computed() -> None:
+    windows = WindowSet.from_specs(
+        [window_spec(n=1, signal=1.0, backgrounds={"b": 0.5}) for _ in range(2)]
+    )
+    bad = np.array([0.5, 500.0])
+    with pytest.raises(InputError):
+        bayes.window_upper_limits(windows, prior="log", sigma_min=bad)
+    ok = bayes.window_upper_limits(windows, prior="log", sigma_min=bad, rows=np.array([0]))
+    assert np.isfinite(ok.upper_limit[0])
+    assert np.isnan(ok.upper_limit[1])
+
+
+def test_scan_log_prior_lower_end_follows_the_expected_limit() -> None:
+    specs = [
+        window_spec(n=n, signal=s, backgrounds={"mumu": b})
+        for n, s, b in ((0, 1.0, 0.2), (3, 0.8, 1.5), (12, 1.2, 9.0), (1, 0.001, 0.5))
+    ]
+    windows = WindowSet.from_specs(specs)
+    result = scan.scan(windows)
+    assert result.settings.log_prior_lower == "expected"
+    sensitive = result.sensitive
+    assert sensitive.tolist() == [True, True, True, False]
+    smin = result.settings.log_prior_fraction * result.flat_expected[:3, 2]
+    direct = bayes.window_upper_limits(
+        windows.subset([0, 1, 2]), prior="log", sigma_min=smin
+    ).upper_limit
+    np.testing.assert_allclose(result.log_prior.upper_limit[:3], direct, rtol=1e-12)
+    assert np.isnan(result.log_prior.upper_limit[3])
+    doc = result.to_dict()
+    schemas.validate(doc, "scan")
+    recorded = [row["log_prior_sigma_min"] for row in doc["windows"]]
+    assert recorded[:3] == pytest.approx(smin.tolist(), rel=1e-12)
+    assert recorded[3] is None
+    assert set(doc["summary"]["log_flat_difference"]) == {"median", "q68", "q95"}
+    fixed = scan.scan(windows, settings=scan.ScanSettings(log_prior_lower="fixed"))
+    direct = bayes.window_upper_limits(windows.subset([0, 1, 2]), prior="log", sigma_min=0.5)
+    np.testing.assert_allclose(fixed.log_prior.upper_limit[:3], direct.upper_limit, rtol=1e-12)
+    assert fixed.to_dict()["windows"][0]["log_prior_sigma_min"] == 0.5

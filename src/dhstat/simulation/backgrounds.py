@@ -90,6 +90,10 @@ def process_info(process: str, cfg: Mapping[str, Any]) -> ProcessInfo:
         "beam_energy_spread": bool(cfg["simulation"]["beam_energy_spread"]),
         "generator_cuts": dict(cfg["simulation"]["generator_cuts"]),
     }
+    if cfg["simulation"].get(
+        "isr_both_beams", False
+    ):  # recorded when on: old files stay as they were
+        generator["isr_both_beams"] = True
     return ProcessInfo(process, sigma, sigma * fraction, fraction, generator, final_states)
 
 

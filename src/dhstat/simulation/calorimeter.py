@@ -6,7 +6,9 @@ are merged into its cluster (unresolved FSR); electrons deposit their smeared en
 inside the ECL regions are detected with an efficiency, smeared with ``sigma_E/E = a/sqrt(E) (+)
 b`` and an angle resolution, and kept above the threshold. Beam-background photons: a Poisson
 number per event, energies exponential below a maximum, uniform over the ECL; only those above
-the threshold are stored.
+the threshold are stored. A charged particle in the ECL without a reconstructed track leaves a
+cluster matched to no track: with ``[detector.ecl] untracked_charged_clusters`` it is a photon
+candidate too.
 
 Example:
     >>> from dhstat.config import load
@@ -77,9 +79,32 @@ def ecl_response(
     g_noise = rng.standard_normal((2, g_rows.size))
     g_theta = np.clip(g_theta_true[g_rows, g_cols] + sigma_g * g_noise[0], 0.0, np.pi)
     g_phi = g_phi_true[g_rows, g_cols] + sigma_g * g_noise[1]
+    physics = (g_rows, g_energy, g_theta, g_phi)
+    if ecl.untracked_charged_clusters:
+        physics = _with_untracked(physics, tracks, hits_ecl, cluster)
     n = tracks.track.shape[0]
-    photons = add_beam_background(rng, n, (g_rows, g_energy, g_theta, g_phi), settings)
+    photons = add_beam_background(rng, n, physics, settings)
     return cluster, photons
+
+
+def _with_untracked(physics: Photons, tracks: Tracks, hits_ecl: Mask, cluster: Array) -> Photons:
+    """Add the clusters of charged particles in the ECL without a track to the photon candidates.
+
+    Their energy is the cluster already drawn (a MIP for muons, the smeared energy for
+    electrons, merged photons included), their direction the truth direction (no new random
+    numbers: the stream of every event without such a particle is unchanged).
+    """
+    rows, cols = np.nonzero(hits_ecl & ~tracks.track & (cluster > 0))
+    p = tracks.p[rows, cols]
+    theta = np.arctan2(np.hypot(p[:, 1], p[:, 2]), p[:, 3])
+    phi = np.arctan2(p[:, 2], p[:, 1])
+    g_rows, g_energy, g_theta, g_phi = physics
+    return (
+        np.concatenate([g_rows, rows]),
+        np.concatenate([g_energy, cluster[rows, cols]]),
+        np.concatenate([g_theta, theta]),
+        np.concatenate([g_phi, phi]),
+    )
 
 
 def _merge(

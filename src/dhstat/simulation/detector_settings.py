@@ -118,6 +118,7 @@ class Ecl:
     muon_cluster_mpv: float
     muon_cluster_width: float
     merge_angle_deg: float
+    untracked_charged_clusters: bool = False
 
     @classmethod
     def from_table(cls, table: Mapping[str, Any]) -> Ecl:
@@ -134,6 +135,7 @@ class Ecl:
             muon_cluster_mpv=float(table["muon_cluster_mpv"]),
             muon_cluster_width=float(table["muon_cluster_width"]),
             merge_angle_deg=float(table["merge_angle_deg"]),
+            untracked_charged_clusters=bool(table.get("untracked_charged_clusters", False)),
         )
 
     @property

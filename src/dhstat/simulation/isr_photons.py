@@ -3,6 +3,8 @@
 The fraction ``x = 1 - s'/s`` lost to ISR is drawn from the Kuraev-Fadin radiator folded with
 the ratio of Born cross sections ``sigma(s')/sigma(s)`` (:mod:`dhstat.simulation.isr`); the
 photon is emitted along the beams with the dipole angular distribution ``1/(1 - beta cos)``.
+:func:`split_isr` shares a drawn ``x`` between the two beams (one photon each), as the product of
+two leading-log electron structure functions does.
 
 Example:
     >>> sampler = isr_sampler("pair", 10.58**2, 0.0072973525693, 0.000511, 0.1056584, 1.0)
@@ -23,7 +25,7 @@ from dhstat.simulation.angles import dipole_cos
 from dhstat.simulation.frames import Frames
 from dhstat.simulation.isr import IsrSampler, make_sampler
 
-__all__ = ["emit_isr", "isr_sampler"]
+__all__ = ["emit_isr", "isr_sampler", "split_isr"]
 
 Array = NDArray[np.float64]
 
@@ -84,3 +86,35 @@ def emit_isr(
     rest[:, 0] = frames.sqrt_s
     rest -= photon
     return photon, rest
+
+
+def split_isr(rng: np.random.Generator, x: Array, beta: float) -> tuple[Array, Array]:
+    """Share the ISR energy loss ``x = 1 - s'/s`` between the two beams: ``(x1, x2)``.
+
+    In the leading-log structure-function picture each incoming lepton radiates independently,
+    ``D(x_i) ~ (beta/2) x_i^(beta/2 - 1)`` [lit: Kuraev-Fadin, Sov. J. Nucl. Phys. 41 (1985) 466;
+    KKMC, the paper's mu mu(gamma) generator, radiates from both beams]. Their convolution is
+    the radiator ``beta x^(beta - 1)`` of the total loss, and for a given total the share of one
+    beam is ``t ~ Beta(beta/2, beta/2)``. The split is applied to ``-ln(1 - x)`` so that
+    ``(1 - x1)(1 - x2) = 1 - x`` exactly: two photons collinear with opposite beams leave the
+    pair the same ``s'`` as the single photon would. The distribution of ``x`` (and so every
+    cross section) is unchanged; only the recoil system gains a mass ``sqrt(x1 x2 s)``.
+
+    Args:
+        rng: Draws one Beta variate per event.
+        x: Total energy-loss fractions, shape ``(n,)``, in [0, 1).
+        beta: The ISR collinear factor ``(2 alpha/pi)(ln(s/m_e^2) - 1)``.
+
+    Returns:
+        ``(x1, x2)``: the losses of the first and the second beam.
+
+    Example:
+        >>> x1, x2 = split_isr(np.random.default_rng(1), np.array([0.0, 0.3]), 0.0877)
+        >>> bool(np.allclose((1 - x1) * (1 - x2), [1.0, 0.7])), bool(np.all(x1 >= 0))
+        (True, True)
+    """
+    t = np.nan_to_num(rng.beta(0.5 * beta, 0.5 * beta, x.shape[0]), nan=0.0)
+    log_rest = np.log1p(-np.clip(x, 0.0, 1.0 - 1e-15))
+    x1 = -np.expm1(t * log_rest)
+    x2 = -np.expm1((1.0 - t) * log_rest)
+    return np.asarray(x1, dtype=np.float64), np.asarray(x2, dtype=np.float64)

@@ -1,15 +1,18 @@
-"""The mu mu(gamma) generator: e+e- -> mu mu with ISR and leading-log FSR (analysis.md section 5).
+r"""The mu mu(gamma) generator: e+e- -> mu mu with ISR and leading-log FSR (analysis.md section 5).
 
-ISR: radiator x s/s'. FSR: at most one photon, splitting function ``(1 + (1 - z)^2)/z``, dipole
-angular distribution around the muon. Everything is computed component by component on
+ISR: radiator x s/s', the loss shared between the two beams with ``[simulation]
+isr_both_beams`` (:func:`~dhstat.simulation.isr_photons.split_isr`). FSR: at most one photon,
+splitting function ``(1 + (1 - z)^2)/z``, dipole angular distribution around the muon. Everything is computed component by component on
 structure-of-arrays four-vectors (the largest sample of the analysis); with ``skim`` the events
 outside the truth-level skim window are dropped before their photons are boosted.
 
 Example:
-    >>> from dhstat.config import load
-    >>> truth = generate_mumu(10, cfg=load(), rng=np.random.default_rng(2))
-    >>> truth.p.shape
+    >>> from dhstat.config import load, loads
+    >>> generate_mumu(10, cfg=load(), rng=np.random.default_rng(2)).p.shape
     (10, 4, 4)
+    >>> both = loads("[simulation]\nisr_both_beams = true")  # a second ISR photon in slot 4
+    >>> generate_mumu(10, cfg=both, rng=np.random.default_rng(2)).p.shape
+    (10, 5, 4)
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from dhstat.physics.constants import PDG_MUON, PDG_PHOTON
 from dhstat.simulation.angles import dipole_cos
 from dhstat.simulation.frames import Boost, Frames, draw_frames, to_lab
 from dhstat.simulation.isr import IsrSampler
-from dhstat.simulation.isr_photons import isr_sampler
+from dhstat.simulation.isr_photons import isr_sampler, split_isr
 from dhstat.simulation.settings import GeneratorSettings
 from dhstat.simulation.truth import TruthEvents
 from dhstat.simulation.vectors import direction_from_one_minus_cos, two_body, velocity
@@ -45,7 +48,10 @@ def __dir__() -> list[str]:
 def generate_mumu(
     n_events: int, *, cfg: Mapping[str, Any], rng: np.random.Generator, skim: bool = False
 ) -> TruthEvents:
-    """e+e- -> mu- mu+ (ISR gamma) (FSR gamma). Slots: mu-, mu+, ISR photon, FSR photon.
+    """e+e- -> mu- mu+ (ISR gamma) (FSR gamma).
+
+    Slots: mu-, mu+, ISR photon, FSR photon (and the second ISR photon with ``[simulation]
+    isr_both_beams``).
 
     With ``skim``, only the events passing :func:`generator_cut_mask` (and the truth-level image
     of the reconstruction skim, see ``GeneratorSettings.lepton_window``) are returned, and the
@@ -68,10 +74,14 @@ def draw_mumu(
         else None
     )
     isr = _isr_photon(rng, frames.sqrt_s, sampler, me)
-    # the mu mu (+ FSR) system: mass sqrt(s (1 - x)), velocity -k / (sqrt(s) - omega)
-    omega, kx, ky, kz = isr
+    second = None
+    if settings.isr_both_beams and sampler is not None:
+        isr, second = _share_between_beams(rng, isr, frames.sqrt_s, sampler.beta, me)
+    # the mu mu (+ FSR) system: mass sqrt((sqrt(s) - E_K)^2 - |K|^2), velocity -K / (sqrt(s) - E_K)
+    omega, kx, ky, kz = isr if second is None else [a + b for a, b in zip(isr, second, strict=True)]
     e_rest = frames.sqrt_s - omega
-    root = np.sqrt(np.maximum(e_rest * e_rest - omega * omega, 0.0))
+    k2 = kx * kx + ky * ky + kz * kz if second is not None else omega * omega
+    root = np.sqrt(np.maximum(e_rest * e_rest - k2, 0.0))
     to_cm = Boost.of(-kx / e_rest, -ky / e_rest, -kz / e_rest, e_rest / root)
     minus, plus, direction = _muon_pair(rng, root, mmu)
     fsr = _Fsr.none()
@@ -85,7 +95,7 @@ def draw_mumu(
     window = settings.lepton_window if skim else None
     rows = np.arange(n) if window is None else _inside(window, lab_minus, lab_plus)
     return _assemble(
-        frames, to_cm, rows, (lab_minus, lab_plus), isr, fsr, subset=window is not None
+        frames, to_cm, rows, (lab_minus, lab_plus), (isr, second), fsr, subset=window is not None
     )
 
 
@@ -110,6 +120,37 @@ def _isr_photon(
     cos_a, sin_a = _cos_sin(rng, n)
     k_t = omega * np.sqrt(np.clip(omc * (2.0 - omc), 0.0, None))
     return [omega, k_t * cos_a, k_t * sin_a, side * (1.0 - omc)]
+
+
+def _share_between_beams(
+    rng: np.random.Generator, isr: Components, sqrt_s: Array, beta: float, me: float
+) -> tuple[Components, Components]:
+    """Split the ISR photon's energy between it and a photon along the other beam.
+
+    The first photon keeps its direction with energy ``x1 sqrt(s)/2``, ``x1`` from
+    :func:`~dhstat.simulation.isr_photons.split_isr`; the second goes along the opposite beam with
+    its own dipole angle and azimuth, and its energy ``omega2 = s (x - x1) / (2 sqrt(s) - 2
+    omega1 (1 - cos theta12))`` leaves the pair exactly the ``s' = s (1 - x)`` drawn (``x2`` of
+    the split for collinear photons), so thresholds and cross sections are unchanged.
+    """
+    omega, kx, ky, kz = isr
+    n = omega.shape[0]
+    energy = 0.5 * sqrt_s
+    x = omega / energy
+    x1, _ = split_isr(rng, x, beta)
+    scale = np.divide(x1 * energy, omega, out=np.zeros(n), where=omega > 0)
+    first = [x1 * energy, kx * scale, ky * scale, kz * scale]
+    p_e = np.sqrt(energy * energy - me * me)
+    omc = dipole_cos(rng, me * me / (energy * (energy + p_e)), p_e / energy)
+    side = np.where(kz > 0, -1.0, np.where(kz < 0, 1.0, np.copysign(1.0, rng.random(n) - 0.5)))
+    cos_a, sin_a = _cos_sin(rng, n)
+    sin_t = np.sqrt(np.clip(omc * (2.0 - omc), 0.0, None))
+    n2 = [sin_t * cos_a, sin_t * sin_a, side * (1.0 - omc)]
+    inv = np.divide(1.0, omega, out=np.zeros(n), where=omega > 0)
+    cos12 = (kx * n2[0] + ky * n2[1] + kz * n2[2]) * inv
+    omega2 = sqrt_s * sqrt_s * (x - x1) / (2.0 * sqrt_s - 2.0 * first[0] * (1.0 - cos12))
+    omega2 = np.clip(omega2, 0.0, None)
+    return first, [omega2, omega2 * n2[0], omega2 * n2[1], omega2 * n2[2]]
 
 
 def _cubic_quadratic_cos(rng: np.random.Generator, a: Array, b: Array) -> Array:
@@ -242,7 +283,7 @@ def _assemble(
     to_cm: Boost,
     rows: NDArray[np.intp],
     muons: tuple[tuple[Array, ...], tuple[Array, ...]],
-    isr: Components,
+    isr_photons: tuple[Components, Components | None],
     fsr: _Fsr,
     *,
     subset: bool,
@@ -250,9 +291,12 @@ def _assemble(
     """The truth record of the events ``rows``: muons (lab), ISR and FSR photons boosted to the lab.
 
     ``subset``: ``rows`` is a selection (muons taken at ``rows``), else all events in order.
+    Slots: mu-, mu+, ISR photon, FSR photon and, with ISR from both beams, the second ISR photon.
     """
     m = rows.size
-    p = np.zeros((m, 4, 4))
+    isr, second = isr_photons
+    slots = 4 if second is None else 5
+    p = np.zeros((m, slots, 4))
     for slot, vec in enumerate(muons):
         for i in range(4):
             p[:, slot, i] = vec[i][rows] if subset else vec[i]
@@ -262,8 +306,14 @@ def _assemble(
     )
     for i in range(4):
         p[:, 2, i] = isr_lab[i]
-    pdg = np.tile(np.array([PDG_MUON, -PDG_MUON, PDG_PHOTON, 0], np.int32), (m, 1))
+    pdg = np.tile(np.array([PDG_MUON, -PDG_MUON, PDG_PHOTON, 0, 0][:slots], np.int32), (m, 1))
     pdg[omega[rows] <= 0.0, 2] = 0
+    if second is not None:
+        w2, qx, qy, qz = (c[rows] for c in second)
+        second_lab = to_lab(frames.rotation, frames.lab.take(rows), w2, qx, qy, qz)
+        for i in range(4):
+            p[:, 4, i] = second_lab[i]
+        pdg[:, 4] = np.where(w2 > 0.0, PDG_PHOTON, 0)
     if fsr.rows.size:
         # FSR photons of kept events: position of each kept radiating event among the kept
         where = np.searchsorted(rows, fsr.rows)

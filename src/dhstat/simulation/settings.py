@@ -131,6 +131,9 @@ class GeneratorSettings:
         cuts: The generator cuts.
         lepton_window: The truth-level skim window of 2-track events (:func:`lepton_window`).
         mumu, tautau, eemumu: The ``[processes]`` tables.
+        isr_both_beams: ``[simulation] isr_both_beams``: in the mu mu(gamma) generator, the ISR
+            energy loss is shared between a photon from each beam (see
+            :func:`~dhstat.simulation.isr_photons.split_isr`).
     """
 
     beams: Beams
@@ -144,6 +147,7 @@ class GeneratorSettings:
     mumu: MumuSettings
     tautau: TautauSettings
     eemumu: EemumuSettings
+    isr_both_beams: bool = False
 
     @property
     def electron_mass(self) -> float:
@@ -179,6 +183,7 @@ class GeneratorSettings:
                 tuple(str(name) for name in tautau["final_states"]),
             ),
             eemumu=floats_from_table(EemumuSettings, processes["eemumu"]),
+            isr_both_beams=bool(simulation.get("isr_both_beams", False)),
         )
 
 

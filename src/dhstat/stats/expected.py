@@ -185,7 +185,7 @@ def expected_upper_limits(
     cl: float = 0.9,
     prior: Prior = "flat",
     sigma_max: float | None = None,
-    sigma_min: float = 0.5,
+    sigma_min: float | Array = 0.5,
     levels: ArrayLike = BAND_LEVELS,
     observed: Array | None = None,
     rows: ArrayLike | None = None,
@@ -201,7 +201,7 @@ def expected_upper_limits(
         cl: Credibility level.
         prior: ``"flat"`` or ``"log"``.
         sigma_max: Prior range (default: each workspace's POI upper bound).
-        sigma_min: Lower end of the log prior.
+        sigma_min: Lower end of the log prior: one number or one per window (shape (W,)).
         levels: Quantile levels (default :data:`BAND_LEVELS`: -2, -1, 0, +1, +2 sd).
         observed: The observed limits of the same windows and prior, reused where N_q equals the
             observed count (optional).
@@ -232,8 +232,9 @@ def expected_upper_limits(
     if todo.any():
         sub = windows.subset(pairs[todo, 0])
         sub = dataclasses.replace(sub, n=pairs[todo, 1].astype(np.int64), _cache={})
+        smin = sigma_min if np.ndim(sigma_min) == 0 else np.asarray(sigma_min)[pairs[todo, 0]]
         values[todo] = window_bayes.window_upper_limits(
-            sub, cl=cl, prior=prior, sigma_max=sigma_max, sigma_min=sigma_min, check=False
+            sub, cl=cl, prior=prior, sigma_max=sigma_max, sigma_min=smin, check=False
         ).upper_limit
     limits[chosen] = values[inverse.ravel()].reshape(counts.shape)
     return limits

@@ -12,7 +12,8 @@ Per window:
   (p >= 1/2, e.g. N = 0 with p = 1) has Z = 0, like pyhf's discovery statistic q0; Z = +inf (null
   in JSON) only where no background can produce N (p = 0);
 * the Bayes factor B10 (flat prior on [0, sigma_max]);
-* Bayesian upper limits (flat and log prior) and the expected flat-prior limits: the median and
+* Bayesian upper limits (flat and log prior; the log prior's lower end follows the window's
+  expected limit, docs/log-prior.md) and the expected flat-prior limits: the median and
   the -2, -1, +1, +2 sd quantiles under the background-only hypothesis, exact
   (:mod:`dhstat.stats.expected`);
 * asymptotic CLs upper limits (qtilde, pyhf's), observed and expected with the same bands, at the
@@ -88,6 +89,8 @@ class ScanSettings:
     sigma_max_check_factor: float = 10.0
     sensitivity_sigma_fb: float = 5.0
     min_signal_per_fb: float = 0.025
+    log_prior_lower: str = "expected"
+    log_prior_fraction: float = 0.35
 
     @classmethod
     def from_config(cls, table: Mapping[str, Any], sigma_max: float | None = None) -> ScanSettings:
@@ -116,7 +119,33 @@ class ScanSettings:
             sigma_max_check_factor=float(table["sigma_max_check_factor"]),
             sensitivity_sigma_fb=float(table["sensitivity_sigma_fb"]),
             min_signal_per_fb=float(table["min_signal_per_fb"]),
+            log_prior_lower=str(table.get("log_prior_lower", "expected")),
+            log_prior_fraction=float(table.get("log_prior_fraction", 0.35)),
         )
+
+    def log_sigma_min(
+        self, expected_median: NDArray[np.float64], sigma_max: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """Lower end of the log prior per window (docs/log-prior.md; NaN: no log limit).
+
+        ``log_prior_lower = "expected"``: ``log_prior_fraction`` times the window's median
+        expected flat-prior limit (data-independent, it follows the window's sensitivity), at
+        most sigma_max / 2; ``"fixed"``: ``sigma_min`` [fb] for every window.
+
+        Example:
+            >>> ScanSettings().log_sigma_min(np.array([4.0, np.nan]), np.array([100.0, 100.0]))
+            array([1.4, nan])
+        """
+        if self.log_prior_lower == "fixed":
+            return np.full(sigma_max.shape, self.sigma_min)
+        if self.log_prior_lower != "expected":
+            raise InputError(
+                None, "log_prior_lower", '"expected" or "fixed"', got=self.log_prior_lower
+            )
+        value = self.log_prior_fraction * expected_median
+        ok = np.isfinite(value) & (value > 0)
+        out: NDArray[np.float64] = np.where(ok, np.minimum(value, 0.5 * sigma_max), np.nan)
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,11 +243,18 @@ class ScanResult:
             "upper_limit_flat": _range(self.flat.upper_limit[quoted]),
             "upper_limit_log": _range(self.log_prior.upper_limit[quoted]),
             "log_over_flat": _range(ratio[quoted]),
+            "log_flat_difference": _quantiles(np.abs(ratio[quoted] - 1.0)),
             "upper_limit_flat_expected": _range(self.flat_expected[quoted, 2]),
             "cls_upper_limit": _range(self.cls_limits.observed[quoted]),
             "cls_upper_limit_expected": _range(self.cls_limits.expected[quoted, 2]),
             "z_expected": _range(self.z_expected[self.sensitive]),
         }
+
+    def _log_sigma_min(self) -> NDArray[np.float64]:
+        """The lower end of the log prior per window (NaN where no log limit was computed)."""
+        smin = self.log_prior.sigma_min
+        values = np.full(len(self.windows), np.nan if smin is None else 0.0)
+        return values + (0.0 if smin is None else smin)
 
     def _flags(self, i: int) -> list[str]:
         s = self.settings
@@ -233,7 +269,7 @@ class ScanResult:
             flags.append("no_sensitivity")
         return flags
 
-    def _row(self, i: int) -> dict[str, Any]:
+    def _row(self, i: int, log_sigma_min: NDArray[np.float64]) -> dict[str, Any]:
         """One entry of ``windows`` in ``results.json``."""
         w, info = self.windows, self.info
         lumi = info.luminosity_fb
@@ -253,6 +289,7 @@ class ScanResult:
             "bayes_factor": _num(self.bayes_factor[i]),
             "upper_limit_flat": _num(self.flat.upper_limit[i]),
             "upper_limit_log": _num(self.log_prior.upper_limit[i]),
+            "log_prior_sigma_min": _num(log_sigma_min[i]),
             "upper_limit_flat_expected": _band(self.flat_expected[i]) if sensitive else None,
             "cls_upper_limit": _num(self.cls_limits.observed[i]),
             "cls_upper_limit_expected": _band(self.cls_limits.expected[i]) if sensitive else None,
@@ -268,12 +305,16 @@ class ScanResult:
         as given; :func:`dhstat.stages.scan_windows` records it relative to the results file).
         """
         s, info = self.settings, self.info
+        smin = self._log_sigma_min()
         return {
             "schema_version": "1.0.0",
             "settings": {
                 "cl": s.cl,
                 "sigma_max": s.sigma_max,
                 "sigma_min": s.sigma_min,
+                "log_prior_lower": s.log_prior_lower,
+                "log_prior_fraction": s.log_prior_fraction,
+                "log_prior": _LOG_PRIOR[s.log_prior_lower],
                 "z_threshold": s.z_threshold,
                 "bayes_factor_threshold": s.bayes_factor_threshold,
                 "method": "hybrid",
@@ -289,7 +330,7 @@ class ScanResult:
                 "cls": _CLS_METHOD,
             },
             "luminosity_fb": info.luminosity_fb,
-            "windows": [self._row(i) for i in range(len(self.windows))],
+            "windows": [self._row(i, smin) for i in range(len(self.windows))],
             "summary": self.summary(),
             "window_model": self.windows.to_dict(),
             "provenance": provenance(
@@ -322,6 +363,23 @@ _QUOTED = (
     "sensitive windows (signal_per_fb >= min_signal_per_fb) whose flat-prior limit does not "
     "depend on sigma_max (no sigma_max flag)"
 )
+
+
+#: The log-prior convention (``settings.log_prior``; docs/log-prior.md).
+_LOG_PRIOR = {
+    "expected": "flat in ln(sigma) on [sigma_min, sigma_max], sigma_min = log_prior_fraction x the "
+    "window's median expected flat-prior limit (at most sigma_max / 2; log_prior_sigma_min)",
+    "fixed": "flat in ln(sigma) on [sigma_min, sigma_max], sigma_min fixed (settings.sigma_min)",
+}
+
+
+def _quantiles(values: NDArray[np.float64]) -> dict[str, float | None]:
+    """Median, 68 % and 95 % quantiles of the finite values (null if none)."""
+    finite = values[np.isfinite(values)]
+    if not finite.size:
+        return {"median": None, "q68": None, "q95": None}
+    q = np.quantile(finite, [0.5, 0.68, 0.95])
+    return {"median": float(q[0]), "q68": float(q[1]), "q95": float(q[2])}
 
 
 def _num(value: float) -> float | None:
@@ -366,13 +424,18 @@ def _compute(task: tuple[WindowSet, ScanSettings]) -> dict[str, NDArray[Any]]:
         tolerance=settings.sigma_max_tolerance,
         rows=rows,
     )
+    flat_expected = expected.expected_upper_limits(
+        windows, cl=settings.cl, sigma_max=settings.sigma_max, observed=flat.upper_limit, rows=rows
+    )
+    smin = settings.log_sigma_min(flat_expected[:, 2], flat.sigma_max)
+    smin = np.where(sensitive, smin, np.nan)
     log_limits = window_bayes.window_upper_limits(
         windows,
         cl=settings.cl,
         prior="log",
         sigma_max=settings.sigma_max,
-        sigma_min=settings.sigma_min,
-        rows=rows,
+        sigma_min=np.where(np.isfinite(smin), smin, 1.0),
+        rows=np.flatnonzero(np.isfinite(smin)),
     )
     cls_limits = cls.cls_upper_limits(windows, cl=settings.cl, rows=rows)
     return {
@@ -382,15 +445,10 @@ def _compute(task: tuple[WindowSet, ScanSettings]) -> dict[str, NDArray[Any]]:
         "at_check": flat.limit_at_check,
         "dependent": flat.sigma_max_dependent,
         "log": log_limits.upper_limit,
+        "smin": smin,
         "smax": flat.sigma_max,
         "sensitive": sensitive,
-        "flat_expected": expected.expected_upper_limits(
-            windows,
-            cl=settings.cl,
-            sigma_max=settings.sigma_max,
-            observed=flat.upper_limit,
-            rows=rows,
-        ),
+        "flat_expected": flat_expected,
         "z_expected": expected.expected_significance(
             windows, settings.sensitivity_sigma_fb, rows=rows
         ),
@@ -454,7 +512,7 @@ def scan(
         settings.cl,
         "log",
         c["smax"],
-        settings.sigma_min,
+        c["smin"],
     )
     flagged = (z > settings.z_threshold) | (c["bf"] > settings.bayes_factor_threshold)
     if flagged.any():

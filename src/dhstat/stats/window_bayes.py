@@ -48,7 +48,8 @@ class WindowLimits:
         cl: Credibility level.
         prior: ``"flat"`` or ``"log"``.
         sigma_max: Upper end of the prior per window.
-        sigma_min: Lower end of the log prior (``None`` for flat).
+        sigma_min: Lower end of the log prior: one number, or one per window (NaN where no limit
+            was computed); ``None`` for flat.
     """
 
     upper_limit: Array
@@ -57,7 +58,7 @@ class WindowLimits:
     cl: float
     prior: str
     sigma_max: Array
-    sigma_min: float | None
+    sigma_min: float | Array | None
 
 
 def _chunks(group: NodeSet, budget: int = 4_000_000) -> list[NDArray[np.int64]]:
@@ -140,17 +141,26 @@ def _sigma_max(windows: WindowSet, sigma_max: float | None) -> Array:
 
 
 def _checked_range(
-    windows: WindowSet, cl: float, prior: Prior, sigma_max: float | None, sigma_min: float
-) -> Array:
-    """Check the arguments of :func:`window_upper_limits`; sigma_max per window."""
+    windows: WindowSet,
+    cl: float,
+    prior: Prior,
+    sigma_max: float | None,
+    sigma_min: float | Array,
+    wanted: NDArray[np.bool_],
+) -> tuple[Array, Array]:
+    """Check the arguments of :func:`window_upper_limits`; sigma_max and sigma_min per window."""
     if not 0 < cl < 1:
         raise InputError(None, "cl", "a credibility level in (0, 1)", got=cl)
     if prior not in ("flat", "log"):
         raise InputError(None, "prior", "flat or log", got=prior)
     smax_all = _sigma_max(windows, sigma_max)
-    if prior == "log" and not (0 < sigma_min < smax_all.min()):
-        raise InputError(None, "sigma_min", "0 < sigma_min < sigma_max", got=sigma_min)
-    return smax_all
+    smin_all = np.broadcast_to(np.asarray(sigma_min, dtype=np.float64), smax_all.shape)
+    if prior == "log":
+        bad = wanted & ~((smin_all > 0) & (smin_all < smax_all))
+        if bad.any():
+            got = float(smin_all[np.flatnonzero(bad)[0]])
+            raise InputError(None, "sigma_min", "0 < sigma_min < sigma_max", got=got)
+    return smax_all, smin_all
 
 
 def _flat_rows(
@@ -202,13 +212,21 @@ def _dependent(
     return dependent
 
 
+def _sigma_min_record(sigma_min: float | Array, wanted: NDArray[np.bool_]) -> float | Array:
+    """What WindowLimits records: the number, or the array with NaN where nothing was computed."""
+    if np.ndim(sigma_min) == 0:
+        return float(sigma_min)
+    record: Array = np.where(wanted, np.asarray(sigma_min, dtype=np.float64), np.nan)
+    return record
+
+
 def window_upper_limits(
     windows: WindowSet,
     *,
     cl: float = 0.9,
     prior: Prior = "flat",
     sigma_max: float | None = None,
-    sigma_min: float = 0.5,
+    sigma_min: float | Array = 0.5,
     check_factor: float = 10.0,
     tolerance: float = 0.01,
     check: bool = True,
@@ -221,7 +239,8 @@ def window_upper_limits(
         cl: Credibility level.
         prior: ``"flat"`` (default) or ``"log"`` (flat in ln sigma on [sigma_min, sigma_max]).
         sigma_max: Prior range (default: each workspace's POI upper bound).
-        sigma_min: Lower end of the log prior.
+        sigma_min: Lower end of the log prior: one number, or one per window (shape (W,); only
+            the computed rows are checked).
         check_factor: The sigma_max-dependence check multiplies sigma_max by this (flat prior).
         tolerance: Flag limits that move by more than this fraction in that check.
         check: Run the sigma_max-dependence check (flat prior).
@@ -233,13 +252,13 @@ def window_upper_limits(
         >>> round(float(window_upper_limits(ws, cl=0.95).upper_limit[0] * 2.0), 2)  # PDG: 10.51
         10.51
     """
-    smax_all = _checked_range(windows, cl, prior, sigma_max, sigma_min)
     limit = np.full(len(windows), np.nan)
     at_check = np.full(len(windows), np.nan)
     wanted = np.ones(len(windows), dtype=bool)
     if rows is not None:
         wanted[:] = False
         wanted[np.asarray(rows, dtype=np.intp)] = True
+    smax_all, smin_all = _checked_range(windows, cl, prior, sigma_max, sigma_min, wanted)
     for full in windows.nodes():
         group = _select(full, wanted[full.rows])
         chunks = _chunks(group) if prior == "flat" else _log_chunks(group)
@@ -254,8 +273,7 @@ def window_upper_limits(
                 if checked is not None:
                     at_check[r] = checked
             else:
-                smin = np.full(r.size, float(sigma_min))
-                limit[r] = single_bin.log_limit_nodes(n, s, b, w, cl, smin, smax_all[r])
+                limit[r] = single_bin.log_limit_nodes(n, s, b, w, cl, smin_all[r], smax_all[r])
     dependent = np.zeros(len(windows), dtype=bool)
     if prior == "flat" and check:
         dependent = _dependent(limit, at_check, tolerance, check_factor)
@@ -266,5 +284,5 @@ def window_upper_limits(
         cl=cl,
         prior=prior,
         sigma_max=smax_all,
-        sigma_min=float(sigma_min) if prior == "log" else None,
+        sigma_min=_sigma_min_record(sigma_min, wanted) if prior == "log" else None,
     )
