@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -505,15 +506,6 @@ _WORKSPACE_CASES = [
         "",
     ),
     (
-        _mutated(
-            lambda d: _samples(d)[1]["modifiers"].append(
-                {"name": "free", "type": "normfactor", "data": None}
-            )
-        ),
-        "parameter free: expected a constrained nuisance parameter",
-        "",
-    ),
-    (
         _mutated(lambda d: d["measurements"][0].update(config=[1])),
         "measurements[0].config.poi: expected exactly one POI",
         "",
@@ -534,6 +526,25 @@ def test_bad_workspaces(
 ) -> None:
     path = _write(tmp_path / "ws.json", spec)
     _bad(tmp_path, capsys, [command, str(path)], f"{path}: {field}", fragment)
+
+
+def test_a_free_background_normalisation_is_accepted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # refused until issue 14: a free parameter now gets a flat prior over its bounds
+    spec = _mutated(
+        lambda d: _samples(d)[1]["modifiers"].append(
+            {"name": "free", "type": "normfactor", "data": None}
+        )
+    )
+    path = _write(tmp_path / "ws.json", spec)
+    code, out, err = _run(["limit", str(path), "--json"], capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert 0 < doc["upper_limit"] <= doc["sigma_max"]
+    assert {"name": "free", "kind": "flat"}.items() <= next(
+        p for p in doc["parameters"] if p["name"] == "free"
+    ).items()
 
 
 def test_bad_sigma_max_in_the_library() -> None:
@@ -709,3 +720,115 @@ def test_a_denormal_poi_bound_is_an_input_error() -> None:
     }
     with pytest.raises(InputError, match="normal float"):
         bayes.upper_limit(generic.GenericModel.from_spec(spec, source="ws.json"))
+
+
+def _extreme(
+    signal: list[float],
+    background: list[float],
+    observed: list[int],
+    upper: float,
+    *,
+    histosys: float | None = 0.5,
+    normsys: float | None = 1.5,
+) -> generic.GenericModel:
+    """A workspace like the property test's (histosys on the signal, normsys on the background)."""
+    spec = window_spec(n=0, signal=1.0, backgrounds={"b": 1.0})
+    samples = spec["channels"][0]["samples"]
+    samples[0]["data"], samples[1]["data"] = signal, background
+    spec["observations"][0]["data"] = observed
+    spec["measurements"][0]["config"]["parameters"][0]["bounds"] = [[0.0, upper]]
+    if histosys is not None:
+        hi = [(1 + histosys) * x for x in signal]
+        lo = [(1 - histosys) * x for x in signal]
+        samples[0]["modifiers"].append(
+            {"name": "h", "type": "histosys", "data": {"hi_data": hi, "lo_data": lo}}
+        )
+    if normsys is not None:
+        samples[1]["modifiers"].append(
+            {"name": "u", "type": "normsys", "data": {"hi": normsys, "lo": 1 / normsys}}
+        )
+    return generic.GenericModel.from_spec(spec, source="ws.json")
+
+
+@pytest.mark.parametrize("histosys", [0.5, None])
+def test_a_huge_count_the_background_absorbs_pins_the_limit_to_sigma_max(
+    histosys: float | None,
+) -> None:
+    # found by the workspace property test: n = 1e9 where the POI adds at most 30 counts; the
+    # background's normsys (pulled ~50 widths) absorbs it, so the POI posterior is the prior's
+    # (its 90% quantile is 27 of 30) and the limit depends on sigma_max
+    model = _extreme([1.0, 0.0], [1.0, 0.0], [10**9, 0], 30.0, histosys=histosys, normsys=1.015625)
+    limit = bayes.upper_limit(model)
+    assert 0 < limit.upper_limit <= limit.sigma_max
+    assert limit.sigma_max_dependent
+    b10, _ = generic_bayes.bayes_factor(model)
+    assert math.isfinite(b10)
+    assert b10 >= 0
+
+
+def test_a_huge_count_with_a_small_poi_range_is_pinned_or_an_input_error() -> None:
+    # found by the workspace property test: n = 1e6, the POI prior on [0, 1]: the limit is at
+    # sigma_max, and B10 (ln B10 ~ 5.7e6) is beyond the largest float
+    model = _extreme([1.0, 0.0], [1.0, 0.0], [10**6, 0], 1.0, normsys=None)
+    limit = bayes.upper_limit(model)
+    assert 0.9 < limit.upper_limit <= 1.0
+    assert limit.sigma_max_dependent
+    with pytest.raises(InputError, match="B10 is below the largest float"):
+        generic_bayes.bayes_factor(model)
+
+
+def test_counts_where_nothing_is_expected_are_an_input_error() -> None:
+    # found by the workspace property test: S = B = 0 in every bin, n = 1e9 in the second one
+    model = _extreme([0.0, 0.0], [0.0, 0.0], [0, 10**9], 1.0)
+    with pytest.raises(InputError, match=r"observations \(bin 1\).*likelihood 0"):
+        bayes.upper_limit(model)
+
+
+def test_the_smallest_normal_poi_bound_gives_a_valid_limit() -> None:
+    # the POI prior on [0, 2.2e-308]: the posterior is the flat prior, the limit 90% of its range
+    upper = sys.float_info.min
+    model = _extreme([1.0, 2.0], [1.0, 0.5], [3, 2], upper, normsys=1.2)
+    limit = bayes.upper_limit(model)
+    assert limit.upper_limit == pytest.approx(0.9 * upper, rel=1e-3)
+    b10, _ = generic_bayes.bayes_factor(model)
+    assert b10 == pytest.approx(1.0, rel=1e-9)
+
+
+def test_a_mode_at_the_edge_of_the_allowed_region_gives_a_valid_limit() -> None:
+    # found by the workspace property test: at large POI the conditional mode of the histosys
+    # sits where a signal rate reaches 0; the curvature there (1e25) made the Hessian singular
+    model = _extreme([0.0, 6.0], [0.0, 1.0], [0, 3], 2.0)
+    limit = bayes.upper_limit(model)
+    assert 0 < limit.upper_limit <= limit.sigma_max
+    b10, _ = generic_bayes.bayes_factor(model)
+    assert math.isfinite(b10)
+    assert b10 >= 0
+
+
+@pytest.mark.parametrize("signal", [4.0, 8.0])
+def test_a_huge_count_that_pulls_a_normsys_to_overflow_is_handled(signal: float) -> None:
+    # found by a random draw of the workspace property test (seed 23): n = 1e9 in a bin whose
+    # background has a normsys; the fits' trial points overflowed its rate (inf - inf, x**2).
+    # m(sigma) rises steeply up to sigma_max (n >> any rate): the limit is pinned there, and
+    # ln B10 (> 1000) is beyond the largest float
+    model = _extreme([0.0, signal], [7.0, 1.0], [0, 10**9], 48.0, histosys=None)
+    limit = bayes.upper_limit(model)
+    assert 0.99 * limit.sigma_max < limit.upper_limit <= limit.sigma_max
+    assert limit.sigma_max_dependent
+    with pytest.raises(InputError, match="B10 is below the largest float"):
+        generic_bayes.bayes_factor(model)
+
+
+def test_a_poi_bound_of_1e300_gives_valid_numbers() -> None:
+    # found by a random draw of the workspace property test (seed 23): POI bounds [0, 1e300]; the
+    # conditional fits started at 1e300 prior widths (the priors' squares overflowed), and the
+    # one-bin closed form's geometric bisection overflowed (lo * hi)
+    model = _extreme([1.0], [1.0], [0], 1e300, histosys=None)
+    limit = bayes.upper_limit(model)
+    # n = 0: the background's normsys drops out of the POI posterior, exp(-sigma): ln 10
+    assert limit.upper_limit == pytest.approx(math.log(10), rel=1e-3)
+    empty = _extreme([0.0], [0.0], [0], 1e300, histosys=None, normsys=None)
+    flat = bayes.upper_limit(empty)  # the POI adds nothing: the posterior is the flat prior
+    assert flat.upper_limit == pytest.approx(0.9e300, rel=1e-6)
+    b10, _ = generic_bayes.bayes_factor(empty)
+    assert b10 == pytest.approx(1.0, rel=1e-9)

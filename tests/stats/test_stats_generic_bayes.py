@@ -125,7 +125,7 @@ def test_multibin_multichannel_monte_carlo_reports_uncertainty() -> None:
     assert len(model.priors) >= 20
     settings = generic.Settings(mc_samples=20_000, max_quadrature_points=1000)
     result = bayes.upper_limit(model, settings=settings)
-    assert result.method == "monte-carlo"
+    assert result.method == "importance-sampling"
     assert result.numerical_uncertainty > 0
     # reference: the small uncertainties barely matter; integrate the nominal likelihood (scipy)
     n = np.concatenate([o["data"] for o in observations]).astype(float)

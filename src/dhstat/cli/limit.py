@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from dhstat.cli import _common
+from dhstat.cli import _common, _workspace_inputs
+from dhstat.errors import InputError
+
+if TYPE_CHECKING:
+    from dhstat.stats.expected_toys import ToyBand
+    from dhstat.stats.generic import PriorOverride
+    from dhstat.stats.generic_bayes import UpperLimit
 
 __all__ = ["COMMANDS"]
 
@@ -42,6 +50,34 @@ def __dir__() -> list[str]:
     default=None,
     help="Lower end of the log prior (default: [stats] sigma_min).",
 )
+@_workspace_inputs.workspace_options
+@click.option(
+    "--fix",
+    "fix",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Fix a parameter (repeatable; NAME or NAME[i] of a vector parameter), as pyhf's --fix.",
+)
+@click.option(
+    "--prior-of",
+    "prior_of",
+    multiple=True,
+    metavar="NAME=normal:MU,SD|flat:LO,HI",
+    help="Prior of one nuisance parameter instead of its constraint term (repeatable).",
+)
+@click.option(
+    "--expected",
+    is_flag=True,
+    help="Also the expected limits (median, +-1 sd, +-2 sd) from background-only toys, with "
+    "their Monte Carlo errors.",
+)
+@click.option(
+    "--toys",
+    type=_common.Integer(minimum=20),
+    default=200,
+    show_default=True,
+    help="Toys of --expected (one limit each).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 @_common.config_option
 def limit(
@@ -50,25 +86,73 @@ def limit(
     prior: str,
     sigma_max: float | None,
     sigma_min: float | None,
+    member: str | None,
+    patch: str | None,
+    patchset: str | None,
+    fix: tuple[str, ...],
+    prior_of: tuple[str, ...],
+    expected: bool,
+    toys: int,
     as_json: bool,
     config_path: Path | None,
 ) -> None:
-    """Bayesian upper limit on the POI of any pyhf WORKSPACE (JSON) with one POI."""
-    from dhstat.stats import bayes, generic  # local import: start-up time
+    """Bayesian upper limit on the POI of any pyhf WORKSPACE with one POI.
+
+    WORKSPACE is a pyhf workspace JSON file; with --patchset FILE --patch NAME, the
+    background-only workspace of a HEPData likelihood and the patch (signal point) to apply.
+    It may also be a .tar.gz archive as downloaded from HEPData, read in memory: --workspace
+    and --patchset then name members of the archive (default: its single *BkgOnly*.json and
+    *patchset*.json, or its single JSON file), e.g.
+    dhstat limit likelihoods.tar.gz --patch NAME
+    """
+    from dhstat.stats import bayes, expected_toys, generic  # local import: start-up time
 
     cfg = _common.load_config(config_path)
     table = cfg["stats"]
     settings = generic.Settings.from_config(table)
-    model = generic.GenericModel.from_spec(generic.load_spec(workspace), source=str(workspace))
-    result = bayes.upper_limit(
-        model,
-        cl=float(table["cl"]) if cl is None else cl,
-        prior="log" if prior == "log" else "flat",
-        sigma_max=sigma_max,
-        sigma_min=float(table["sigma_min"]) if sigma_min is None else sigma_min,
-        settings=settings,
+    loaded = _workspace_inputs.read(workspace, member, patchset, patch)
+    overrides = _priors(prior_of)
+    if expected and overrides:
+        raise InputError(
+            _PRIOR_OF,
+            prior_of[0],
+            "no --prior-of with --expected (toys use the workspace's constraint terms)",
+        )
+    model = generic.GenericModel.from_spec(
+        loaded.spec, source=loaded.source, fix=_fixes(fix), priors=overrides
     )
+
+    def limit_of(m: generic.GenericModel) -> bayes.UpperLimit:
+        return bayes.upper_limit(
+            m,
+            cl=float(table["cl"]) if cl is None else cl,
+            prior="log" if prior == "log" else "flat",
+            sigma_max=sigma_max,
+            sigma_min=float(table["sigma_min"]) if sigma_min is None else sigma_min,
+            settings=settings,
+        )
+
+    result = limit_of(model)
     doc = result.to_dict()
+    band = None
+    if expected:
+        bars = _common.Bars("limit")
+        try:
+            band = expected_toys.expected_upper_limits_workspace(
+                model,
+                lambda m: limit_of(m).upper_limit,
+                toys=toys,
+                seed=settings.mc_seed,
+                update=bars(toys, "expected-limit toys"),
+            )
+        finally:
+            bars.close()
+        doc["expected"] = band.to_dict()
+    _common.emit(doc, as_json, _lines(result, band))
+
+
+def _lines(result: UpperLimit, band: ToyBand | None) -> list[str]:
+    """The text output of ``dhstat limit``."""
     lines = [
         (
             f"{result.cl:.0%} CL upper limit on {result.poi} ({result.prior} prior): "
@@ -79,9 +163,74 @@ def limit(
     ]
     if result.sigma_max_dependent:
         lines.append("warning: the limit depends on sigma_max")
-    if result.method == "monte-carlo":
-        lines.append(f"Monte Carlo uncertainty: {result.numerical_uncertainty:.3g}")
-    _common.emit(doc, as_json, lines)
+    if result.method != "quadrature":
+        lines.append(f"numerical uncertainty ({result.method}): {result.numerical_uncertainty:.3g}")
+    if not result.proposal_ok:
+        lines.append("warning: few effective importance-sampling draws; the uncertainty is rough")
+    for item in result.parameters:
+        extra = {k: v for k, v in item.items() if k not in ("name", "kind")}
+        values = ", ".join(f"{k}={v:g}" for k, v in extra.items() if isinstance(v, float))
+        lines.append(f"prior of {item['name']}: {item['kind']}({values})")
+    for name, value in result.fixed.items():
+        lines.append(f"fixed: {name} = {value:g}")
+    if band is not None:
+        lines.append(f"expected ({band.toys} background-only toys; Monte Carlo error):")
+        for z, q, e in zip(band.sigmas, band.limits, band.errors, strict=True):
+            label = "median" if z == 0 else f"{z:+g} sd"
+            lines.append(f"  {label:>7}: {q:.6g} +- {e:.2g}")
+    return lines
+
+
+_FIX = "--fix"
+_PRIOR_OF = "--prior-of"
+
+
+def _pair(text: str, option: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip() or not value.strip():
+        raise InputError(option, text, "NAME=VALUE")
+    return name.strip(), value.strip()
+
+
+def _fixes(items: tuple[str, ...]) -> dict[str, float]:
+    """``--fix NAME=VALUE`` options as a mapping (a later one wins)."""
+    out = {}
+    for item in items:
+        name, value = _pair(item, _FIX)
+        try:
+            number = float(value)
+        except ValueError:
+            raise InputError(_FIX, item, "NAME=VALUE with a number VALUE") from None
+        if not math.isfinite(number):
+            raise InputError(_FIX, item, "a finite VALUE")
+        out[name] = number
+    return out
+
+
+def _priors(items: tuple[str, ...]) -> dict[str, PriorOverride]:
+    """``--prior-of NAME=normal:MU,SD`` / ``NAME=flat:LO,HI`` options as a mapping.
+
+    Example:
+        >>> _priors(("alpha_jes=normal:0.1,0.5", "mu_bkg=flat:0,5"))
+        {'alpha_jes': ('normal', 0.1, 0.5), 'mu_bkg': ('flat', 0.0, 5.0)}
+    """
+    out: dict[str, PriorOverride] = {}
+    expected = "NAME=normal:MU,SD or NAME=flat:LO,HI (finite numbers, SD > 0, LO < HI)"
+    for item in items:
+        name, value = _pair(item, _PRIOR_OF)
+        kind, _, numbers = value.partition(":")
+        parts = numbers.split(",")
+        try:
+            a, b = (float(x) for x in parts)
+        except ValueError:
+            raise InputError(_PRIOR_OF, item, expected) from None
+        if kind == "normal" and math.isfinite(a) and 0 < b < math.inf:
+            out[name] = ("normal", a, b)
+        elif kind == "flat" and math.isfinite(a) and math.isfinite(b) and a < b:
+            out[name] = ("flat", a, b)
+        else:
+            raise InputError(_PRIOR_OF, item, expected)
+    return out
 
 
 COMMANDS = [limit]

@@ -1,12 +1,18 @@
 """Statistics of the sliding-window search: what to use when.
 
 * **One pyhf workspace with one POI** (the theorist's entry point, ``dhstat limit`` /
-  ``dhstat significance``): :func:`dhstat.stats.bayes.upper_limit` (flat or log prior),
-  :func:`dhstat.stats.significance.significance` (hybrid p-value and Z, Bayes factor; or pyhf's
-  asymptotic q0 with ``method="asymptotic"``), :func:`dhstat.stats.bayes.bayes_factor`. They build
-  the pyhf model once (:class:`dhstat.stats.generic.GenericModel`) and integrate over the nuisance
-  priors by tensor-product quadrature, or by Monte Carlo (with a reported numerical uncertainty)
-  when the grid would be too large.
+  ``dhstat significance``, and the Python API :mod:`dhstat.stats.infer`, re-exported as
+  ``dhstat.upper_limit(data, model)`` etc.): read it (a JSON file, a background-only workspace plus
+  a patchset and a patch, or a HEPData ``.tar.gz``) with :mod:`dhstat.stats.sources`;
+  :func:`dhstat.stats.bayes.upper_limit` (flat or log prior), :func:`dhstat.stats.bayes.bayes_factor`,
+  :func:`dhstat.stats.significance.significance` (hybrid p-value and Z: exact for one bin, by toys
+  of a test statistic for several (:mod:`dhstat.stats.hybrid`); or pyhf's asymptotic q0). Every
+  pyhf modifier has its constraint term as prior and free parameters a flat prior
+  (:mod:`dhstat.stats.parameters`); ``fix=`` and ``priors=`` change them. The nuisance integral
+  follows the posterior: prior quadrature where it is exact (one bin), a dense grid around the
+  conditional modes for one or two parameters, importance sampling with Student-t proposals
+  at the Laplace modes (:mod:`dhstat.stats.laplace`, :mod:`dhstat.stats.marginal`) above that,
+  each with its numerical uncertainty. Expected limits by toys: :mod:`dhstat.stats.expected_toys`.
 * **A whole set of single-bin windows** (the analyst's, ``dhstat scan``): read it with
   :func:`dhstat.stats.scan.read_windows` into a :class:`dhstat.stats.model.WindowSet` and call
   :func:`dhstat.stats.scan.scan`; the pieces are
@@ -24,7 +30,9 @@
 Modules, from the bottom up: :mod:`~dhstat.stats.priors` (prior rules), :mod:`~dhstat.stats._core`
 (Poisson kernels); the window model: :mod:`~dhstat.stats.specs` (one-bin workspaces),
 :mod:`~dhstat.stats.nodes` (quadrature nodes), :mod:`~dhstat.stats.model` (the window set);
-the generic model: :mod:`~dhstat.stats.generic`; the Bayesian results:
+the generic model: :mod:`~dhstat.stats.checks`, :mod:`~dhstat.stats.generic`, :mod:`~dhstat.stats.parameters`,
+:mod:`~dhstat.stats.laplace`, :mod:`~dhstat.stats.marginal`, :mod:`~dhstat.stats.poi_integral`;
+the Bayesian results:
 :mod:`~dhstat.stats.single_bin`, :mod:`~dhstat.stats.window_bayes`,
 :mod:`~dhstat.stats.generic_bayes` (all re-exported by :mod:`~dhstat.stats.bayes`);
 :mod:`~dhstat.stats.significance`; :mod:`~dhstat.stats.expected`, :mod:`~dhstat.stats.cls`; and

@@ -12,6 +12,13 @@ a batch size) and evaluated in batch at the nodes of the nuisance prior:
   draws from the priors (importance sampling with the priors as proposal), split into 10 batches
   whose spread gives the numerical uncertainty of every result.
 
+These prior nodes are exact where the posterior stays close to the prior (one bin, no free
+parameter: the single-bin windows), and :mod:`dhstat.stats.generic_bayes` uses them only there;
+elsewhere it integrates over draws that follow the posterior (:mod:`dhstat.stats.marginal`). The
+priors (:mod:`dhstat.stats.parameters`): constraint terms for constrained parameters, flat over the
+workspace bounds for free ones (normfactors other than the POI, shapefactors); ``fix=`` and
+``priors=`` of :meth:`GenericModel.from_spec` fix parameters and replace priors.
+
 The zero-truncation (:data:`dhstat.stats.priors.TRUNCATION`) gives weight zero to nodes where any
 bin's S or B is negative; multiplicative factors have priors truncated at zero.
 
@@ -24,39 +31,31 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
-import json
 import math
-import os
 import sys
-import warnings
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from dhstat.errors import InputError
-from dhstat.jsonio import read_text
 from dhstat.parallel import task_rng
-from dhstat.stats import priors
+from dhstat.stats import parameters, priors
+from dhstat.stats.checks import check_spec, load_spec, quiet_pyhf
+from dhstat.stats.parameters import MAX_COUNT, PriorOverride
 
 __all__ = [
     "MAX_COUNT",
     "GenericModel",
     "GenericNodes",
+    "PriorOverride",
     "Settings",
     "check_spec",
     "load_spec",
     "quiet_pyhf",
 ]
-
-#: Largest yield or observed count accepted: beyond it the Poisson log-likelihood's dependence on
-#: the POI is lost in double-precision rounding (``n ln mu`` carries an absolute error of about
-#: ``1e-16 n ln mu``, 3e-5 at 1e10), so results would be silently wrong.
-MAX_COUNT = 1e10
 
 
 def __dir__() -> list[str]:
@@ -64,15 +63,19 @@ def __dir__() -> list[str]:
 
 
 _MC_BATCHES = 10
+
 #: Largest expected count at a prior node (far beyond any count of a valid input): squares of
 #: larger ones overflow.
 _MAX_RATE = 1e100
-_MULTIPLICATIVE = {"staterror", "lumi", "shapesys"}
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Numerical settings of the stats engine (the ``[stats]`` config table).
+
+    ``is_samples`` (importance-sampling draws of the posterior-centred integration, doubled up to
+    ``is_max_samples`` while the effective sample size is below 400) are not config keys yet: the
+    defaults apply. ``mc_seed`` seeds those draws.
 
     Example:
         >>> Settings().max_quadrature_order
@@ -86,6 +89,8 @@ class Settings:
     mc_seed: int = 20230224
     sigma_max_tolerance: float = 0.01
     sigma_max_check_factor: float = 10.0
+    is_samples: int = 16_000
+    is_max_samples: int = 128_000
 
     @classmethod
     def from_config(cls, table: Mapping[str, Any]) -> Settings:
@@ -112,6 +117,7 @@ class GenericNodes:
         batch: Monte Carlo batch of each node (all 0 for quadrature), shape (k,).
         method: ``"quadrature"`` or ``"monte-carlo"``.
         orders: Gauss order per nuisance parameter (empty for Monte Carlo).
+        log_weight: ``ln weight`` where ``weight`` underflows (draws far in a prior's tail).
     """
 
     signal: NDArray[np.float64]
@@ -120,6 +126,13 @@ class GenericNodes:
     batch: NDArray[np.int64]
     method: str
     orders: tuple[int, ...]
+    log_weight: NDArray[np.float64] | None = None
+
+    def log_weights(self) -> NDArray[np.float64]:
+        """``ln`` of the weights (``-inf`` for a zero weight), shape (k,)."""
+        with np.errstate(divide="ignore"):  # a zero weight: -inf, a node that does not count
+            out = np.log(self.weight) if self.log_weight is None else self.log_weight
+        return np.asarray(out, dtype=np.float64)
 
     def batches(self) -> list[GenericNodes]:
         """The Monte Carlo batches as separate node sets (each renormalised)."""
@@ -141,190 +154,6 @@ class GenericNodes:
         return out
 
 
-@contextlib.contextmanager
-def quiet_pyhf() -> Iterator[None]:
-    """Silence pyhf's own deprecation warnings (jsonschema.RefResolver) around pyhf calls."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=DeprecationWarning)
-        yield
-
-
-def load_spec(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a pyhf workspace JSON file and check it (pyhf schema, one POI, observations, finite yields).
-
-    Raises:
-        InputError: naming the file and the problem.
-    """
-    source = Path(path)
-    text = read_text(source, what="pyhf workspace file")
-    try:
-        spec = json.loads(text)  # NaN and Infinity pass here: check_spec names where they are
-    except json.JSONDecodeError as error:
-        where = f"line {error.lineno} column {error.colno}"
-        raise InputError(source, where, f"valid JSON ({error.msg})") from None
-    except RecursionError:
-        raise InputError(source, "(top level)", "JSON nested less deeply") from None
-    except ValueError as error:  # an integer with more digits than Python converts
-        raise InputError(source, "(number)", str(error).splitlines()[0][:200]) from None
-    check_spec(spec, str(source))
-    result: dict[str, Any] = spec
-    return result
-
-
-def _finite_tree(node: Any, where: str, source: str) -> None:
-    if isinstance(node, float) and not math.isfinite(node):
-        raise InputError(source, where, "a finite number", got=node)
-    if isinstance(node, dict):
-        for key, value in node.items():
-            _finite_tree(value, f"{where}.{key}" if where else str(key), source)
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            _finite_tree(value, f"{where}[{index}]", source)
-
-
-def _items(node: Any) -> list[dict[str, Any]]:
-    """The objects of a JSON array (anything else in it, or a non-array, gives none)."""
-    return [item for item in node if isinstance(item, dict)] if isinstance(node, list) else []
-
-
-def _check_measurements(spec: dict[str, Any], source: str) -> None:
-    for i, measurement in enumerate(_items(spec.get("measurements"))):
-        config = measurement.get("config")
-        poi = config.get("poi") if isinstance(config, dict) else None
-        if isinstance(poi, list):
-            raise InputError(source, f"measurements[{i}].config.poi", "exactly one POI", got=poi)
-        if not poi:
-            raise InputError(source, f"measurements[{i}].config.poi", "exactly one POI (none)")
-
-
-def _check_names(spec: dict[str, Any], source: str) -> None:
-    """Unique channel and observation names, and each measurement's POI a modifier of the model."""
-    for key in ("channels", "observations"):
-        names = [item["name"] for item in spec[key]]
-        for i, name in enumerate(names):
-            if name in names[:i]:
-                raise InputError(
-                    source, f"{key}[{i}].name", f"a name not used before in {key}", got=name
-                )
-    modifiers = {
-        modifier["name"]
-        for channel in spec["channels"]
-        for sample in channel["samples"]
-        for modifier in sample["modifiers"]
-    }
-    for i, measurement in enumerate(spec["measurements"]):
-        poi = measurement["config"]["poi"]
-        if poi not in modifiers:
-            where = f"measurements[{i}].config.poi"
-            raise InputError(source, where, "the name of a modifier of the model", got=poi)
-
-
-def _check_observations(spec: dict[str, Any], source: str) -> None:
-    channels = [c.get("name") for c in _items(spec.get("channels"))]
-    observed = {o.get("name") for o in _items(spec.get("observations"))}
-    if not spec.get("observations"):
-        raise InputError(source, "observations", "observed data for every channel")
-    missing = [c for c in channels if c not in observed]
-    if missing:
-        raise InputError(source, "observations", f"observed data for channel {missing[0]!r}")
-
-
-def _check_normsys(modifier: dict[str, Any], where: str, source: str) -> None:
-    """Normsys factors: positive (pyhf takes their logarithm) and at most :data:`MAX_COUNT`."""
-    if modifier.get("type") != "normsys" or not isinstance(modifier.get("data"), dict):
-        return
-    for key in ("hi", "lo"):
-        value = modifier["data"].get(key)
-        if isinstance(value, int | float) and not 0 < value <= MAX_COUNT:
-            expected = f"a positive factor of at most {MAX_COUNT:.0e}"
-            raise InputError(source, f"{where}.data.{key}", expected, got=value)
-
-
-def _modifier_arrays(modifier: dict[str, Any]) -> list[tuple[str, list[Any]]]:
-    """The per-bin arrays of a modifier (histosys templates, staterror/shapesys uncertainties)."""
-    data = modifier.get("data")
-    if isinstance(data, list):
-        return [("data", data)]
-    if isinstance(data, dict):
-        return [
-            (key, data[key]) for key in ("hi_data", "lo_data") if isinstance(data.get(key), list)
-        ]
-    return []
-
-
-def _check_counts(values: list[Any], where: str, source: str, *, signed: bool = False) -> None:
-    for b, value in enumerate(values):
-        if not signed and value < 0:
-            raise InputError(source, f"{where}[{b}]", "a non-negative yield", got=value)
-        if abs(value) > MAX_COUNT:
-            expected = f"a count of at most {MAX_COUNT:.0e} (double precision limit)"
-            raise InputError(source, f"{where}[{b}]", expected, got=value)
-
-
-def _check_bins(spec: dict[str, Any], source: str) -> None:
-    """Bins agree: every sample, modifier array and observation of a channel has its length."""
-    bins: dict[str, int] = {}
-    for c, channel in enumerate(spec["channels"]):
-        samples = channel["samples"]
-        size = len(samples[0]["data"])
-        bins[channel["name"]] = size
-        for s, sample in enumerate(samples):
-            where = f"channels[{c}].samples[{s}]"
-            arrays = [("data", sample["data"])]
-            for m, modifier in enumerate(sample.get("modifiers", [])):
-                arrays += [(f"modifiers[{m}].{k}", v) for k, v in _modifier_arrays(modifier)]
-                _check_normsys(modifier, f"{where}.modifiers[{m}]", source)
-            for key, values in arrays:
-                if len(values) != size:
-                    expected = f"{size} values (the bins of channel {channel['name']!r})"
-                    raise InputError(source, f"{where}.{key}", expected, got=len(values))
-                signed = key.endswith(("hi_data", "lo_data"))  # histosys templates may dip
-                _check_counts(values, f"{where}.{key}", source, signed=signed)
-    for o, observation in enumerate(spec["observations"]):
-        bins_of = bins.get(observation["name"])
-        if bins_of is not None and len(observation["data"]) != bins_of:
-            expected = f"{bins_of} counts (the bins of channel {observation['name']!r})"
-            raise InputError(
-                source, f"observations[{o}].data", expected, got=len(observation["data"])
-            )
-        _check_counts(observation["data"], f"observations[{o}].data", source)
-
-
-def check_spec(spec: Any, source: str) -> None:
-    """Check a workspace document: pyhf-valid, finite, observations for all channels, one POI.
-
-    Beyond pyhf's schema: every number finite, every sample yield and observed count
-    non-negative and at most :data:`MAX_COUNT`, the POI a modifier of the model, and every array
-    of a channel (samples, modifier templates, observations) as long as the channel has bins.
-
-    Example:
-        >>> from dhstat.stats.model import window_spec
-        >>> spec = window_spec(n=2, signal=1.0, backgrounds={"b": 0.5})
-        >>> spec["observations"][0]["data"] = [2, 3]
-        >>> check_spec(spec, "ws.json")
-        Traceback (most recent call last):
-        ...
-        dhstat.errors.InputError: ws.json: observations[0].data: expected 1 counts (the bins of channel 'window'), got 2
-    """
-    import pyhf  # local import: start-up time
-
-    if not isinstance(spec, dict):
-        raise InputError(source, "(top level)", "a pyhf workspace (JSON object)")
-    _finite_tree(spec, "", source)
-    _check_observations(spec, source)
-    _check_measurements(spec, source)
-    try:
-        with quiet_pyhf():
-            pyhf.Workspace(spec)
-    except Exception as error:  # noqa: BLE001 - pyhf raises several types for invalid specs
-        message = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
-        raise InputError(
-            source, "(pyhf workspace)", f"a valid pyhf workspace ({message})"
-        ) from None
-    _check_names(spec, source)
-    _check_bins(spec, source)
-
-
 def _scale(mu: NDArray[np.float64], n: NDArray[np.float64]) -> NDArray[np.float64]:
     value: NDArray[np.float64] = (mu + 1.0) / np.sqrt((n - mu) ** 2 + n + 1.0)
     return value
@@ -342,6 +171,8 @@ class GenericModel:
         observed: Observed counts of the main model, shape (bins,).
         priors: One :class:`~dhstat.stats.priors.Prior` per nuisance parameter component.
         n_bins: Number of bins of the main model.
+        fixed: Parameters fixed by the user (``fix=``), name to value.
+        overrides: Priors chosen by the user (``priors=``), name to :data:`PriorOverride`.
     """
 
     spec: Mapping[str, Any]
@@ -355,10 +186,69 @@ class GenericModel:
     _index: tuple[int, ...]
     _init: NDArray[np.float64]
     _poi_index: int
+    fixed: Mapping[str, float] = field(default_factory=dict)
+    overrides: Mapping[str, PriorOverride] = field(default_factory=dict)
+
+    @property
+    def parameter_index(self) -> tuple[int, ...]:
+        """Position in pyhf's parameter vector of each prior (nuisance parameter component)."""
+        return self._index
+
+    @property
+    def init(self) -> NDArray[np.float64]:
+        """Pyhf's parameter vector with fixed parameters at their values (a copy)."""
+        return self._init.copy()
+
+    @property
+    def poi_index(self) -> int:
+        """Position of the POI in pyhf's parameter vector."""
+        return self._poi_index
+
+    def configure(
+        self,
+        *,
+        fix: Mapping[str, float] | None = None,
+        priors: Mapping[str, PriorOverride] | None = None,
+    ) -> GenericModel:
+        """This model with more parameters fixed and more priors chosen (see :meth:`from_spec`).
+
+        Example:
+            >>> from dhstat.stats.model import window_spec
+            >>> spec = window_spec(n=2, signal=1.0, backgrounds={"b": 0.5},
+            ...                    signal_shifts={"eff": 0.1}, background_shifts={"b": {"jes": 0.1}})
+            >>> model = GenericModel.from_spec(spec)
+            >>> [p.name for p in model.priors], [p.name for p in model.configure(fix={"jes": 0.5}).priors]
+            (['jes', 'eff'], ['eff'])
+        """
+        if not fix and not priors:
+            return self
+        return GenericModel.from_spec(
+            self.spec,
+            source=self.source,
+            fix={**self.fixed, **(fix or {})},
+            priors={**self.overrides, **(priors or {})},
+        )
 
     @classmethod
-    def from_spec(cls, spec: Mapping[str, Any], *, source: str = "<workspace>") -> GenericModel:
-        """Prepare a workspace document (checked with :func:`check_spec`)."""
+    def from_spec(
+        cls,
+        spec: Mapping[str, Any],
+        *,
+        source: str = "<workspace>",
+        fix: Mapping[str, float] | None = None,
+        priors: Mapping[str, PriorOverride] | None = None,
+    ) -> GenericModel:
+        """Prepare a workspace document (checked with :func:`check_spec`).
+
+        Args:
+            spec: The workspace document.
+            source: Where it came from (for messages).
+            fix: Parameters to fix, name to value (a vector parameter's name fixes every
+                component; ``name[i]`` one of them), as pyhf's ``--fix``/``fixed_params``.
+            priors: Priors to use instead of the constraint terms (or of the flat prior of a
+                free parameter), name (or ``name[i]``) to ``("normal", mean, width)`` or
+                ``("flat", lower, upper)``.
+        """
         import pyhf  # local import: start-up time
 
         check_spec(spec, source)
@@ -380,23 +270,14 @@ class GenericModel:
         if np.any(data < 0) or np.any(data != np.round(data)):
             raise InputError(source, "observations", "non-negative integer counts")
         init = np.asarray(config.suggested_init(), dtype=np.float64)
-        fixed = config.suggested_fixed()
+        fixed = list(config.suggested_fixed())
         bounds = config.suggested_bounds()
         sigma_max = _poi_upper_bound(bounds[config.poi_index], poi, source)
-        prior_list: list[priors.Prior] = []
-        index: list[int] = []
-        for name in config.par_order:
-            if name == poi:
-                continue
-            pset = config.param_set(name)
-            slot = config.par_slice(name)
-            positions = range(slot.start, slot.stop)
-            for i, position in enumerate(positions):
-                label = name if pset.n_parameters == 1 else f"{name}[{i}]"
-                if fixed[position]:
-                    continue
-                prior_list.append(_prior(pset, i, label, modifier_type.get(name), source))
-                index.append(position)
+        fix = dict(fix or {})
+        overrides = dict(priors or {})
+        prior_list, index = parameters.build_priors(
+            config, fix, overrides, init, fixed, modifier_type, source
+        )
         return cls(
             spec=spec,
             source=source,
@@ -409,6 +290,8 @@ class GenericModel:
             _index=tuple(index),
             _init=init,
             _poi_index=int(config.poi_index),
+            fixed=fix,
+            overrides=overrides,
         )
 
     def rates(self, values: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -513,34 +396,6 @@ class GenericModel:
         weight = np.ones(values.shape[0])
         weight = _truncate(signal, background, weight, self.source)
         return GenericNodes(signal, background, weight, batch, "monte-carlo", ())
-
-
-def _prior(pset: Any, i: int, label: str, modifier: str | None, source: str) -> priors.Prior:
-    """The prior of component ``i`` of a constrained pyhf parameter set."""
-    kind = type(pset).__name__
-    if kind == "constrained_by_normal":
-        mean = float(pset.auxdata[i])
-        sigmas = getattr(pset, "sigmas", None)
-        width = float(sigmas[i]) if sigmas is not None else 1.0
-        lower = 0.0 if modifier in _MULTIPLICATIVE else -math.inf
-        prior = priors.Prior(label, "normal", mean, width, lower=lower)
-    elif kind == "constrained_by_poisson":
-        tau = float(pset.factors[i])
-        with np.errstate(all="ignore"):
-            prior = priors.Prior(
-                label, "gamma", (tau + 1) / tau, math.sqrt(tau + 1) / tau, 0.0, tau
-            )
-    else:
-        raise InputError(
-            source,
-            f"parameter {label}",
-            "a constrained nuisance parameter (free parameters other than the POI "
-            "have no prior; fix them in the measurement config)",
-        )
-    if not (abs(prior.mean) <= MAX_COUNT and 0 < prior.width <= MAX_COUNT):
-        expected = f"a prior of mean and positive width at most {MAX_COUNT:.0e} in size"
-        raise InputError(source, f"parameter {label}", expected, got=(prior.mean, prior.width))
-    return prior
 
 
 def _poi_upper_bound(bounds: Any, poi: str, source: str) -> float:

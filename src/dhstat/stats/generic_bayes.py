@@ -4,7 +4,8 @@ The nuisance integral uses the prior nodes of :class:`dhstat.stats.generic.Gener
 (quadrature, or Monte Carlo batches whose spread is the reported numerical uncertainty). For one bin
 the sigma integrals are the closed forms of :mod:`dhstat.stats.single_bin`; for several bins a
 composite Gauss-Legendre rule in sigma (flat prior) or ln sigma (log prior) over the posterior's
-support (:func:`_numeric_limit`). See :mod:`dhstat.stats.bayes` for the formulae.
+support (:func:`dhstat.stats.poi_integral.numeric_limit`); for importance-sampling draws the
+tabulated integrals of :class:`dhstat.stats.poi_integral.Curve`. See :mod:`dhstat.stats.bayes` for the formulae.
 
 Example:
     >>> from dhstat.stats.model import window_spec
@@ -16,16 +17,16 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import optimize, special
 
 from dhstat.errors import InputError
-from dhstat.stats import _core, priors, single_bin
-from dhstat.stats.generic import GenericModel, GenericNodes, Settings
+from dhstat.stats import marginal, poi_integral, priors, single_bin
+from dhstat.stats.generic import GenericModel, GenericNodes, PriorOverride, Settings
 from dhstat.stats.single_bin import Prior
 
 __all__ = ["UpperLimit", "bayes_factor", "log_bayes_factor", "upper_limit"]
@@ -54,9 +55,18 @@ class UpperLimit:
         sigma_max_dependent: The flat limit moved by more than the tolerance when sigma_max was
             multiplied by the check factor (always False for the log prior).
         limit_at_check: The flat limit with ``check_factor * sigma_max`` (``None`` for log).
-        method: ``"quadrature"`` or ``"monte-carlo"`` (nuisance integration).
-        numerical_uncertainty: Monte Carlo standard error of the limit (0 for quadrature).
-        n_nodes: Number of prior nodes used.
+        method: ``"quadrature"`` (prior nodes, single-bin models), ``"posterior-grid"`` (a
+            dense grid over the posterior, up to 2 nuisance parameters) or
+            ``"importance-sampling"`` (posterior-centred draws, :mod:`dhstat.stats.marginal`).
+        numerical_uncertainty: Standard error of the limit over independent batches of draws;
+            for the grid the difference from the half-resolution grid (an upper bound); 0 only
+            for quadrature, whose error is below 1e-6 relative.
+        n_nodes: Number of nodes (or draws) used.
+        parameters: The prior of every nuisance parameter (``Prior.describe()`` of each).
+        fixed: Parameters fixed by the user, name to value.
+        effective_sample_size: Importance sampling: the smallest effective sample size of the
+            posterior weights at POI 0 and at the limit (``None`` for quadrature).
+        proposal_ok: Importance sampling: whether that size reached the required minimum.
     """
 
     upper_limit: float
@@ -70,6 +80,10 @@ class UpperLimit:
     method: str
     numerical_uncertainty: float
     n_nodes: int
+    parameters: tuple[dict[str, object], ...] = ()
+    fixed: dict[str, float] = field(default_factory=dict)
+    effective_sample_size: float | None = None
+    proposal_ok: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (the output of ``dhstat limit --json``)."""
@@ -84,7 +98,12 @@ class UpperLimit:
             "numerical_uncertainty": self.numerical_uncertainty,
             "n_nodes": self.n_nodes,
             "truncation": priors.TRUNCATION,
+            "parameters": [dict(p) for p in self.parameters],
+            "fixed": dict(self.fixed),
+            "proposal_ok": self.proposal_ok,
         }
+        if self.effective_sample_size is not None:
+            doc["effective_sample_size"] = self.effective_sample_size
         if self.sigma_min is not None:
             doc["sigma_min"] = self.sigma_min
         if self.limit_at_check is not None:
@@ -92,194 +111,102 @@ class UpperLimit:
         return doc
 
 
-#: Gauss-Legendre panels over the posterior's bulk, and over each stretch of the support beyond it.
-_PANELS = 96
-_TAIL_PANELS = 16
-_GL_X, _GL_W = np.polynomial.legendre.leggauss(8)
-#: The support of the POI integrals: where ``ln m`` is within this of its maximum (e^-40 = 4e-18).
-_DROP = 40.0
-#: Points per decade of the grid that locates the posterior, and the grid's largest size.
-_PER_DECADE = 12
-_MAX_GRID = 4000
-#: Below this integral of m the closed forms of :mod:`~dhstat.stats.single_bin` lose precision
-#: (m underflows in linear space): the one-bin path then integrates in log space as well.
-_TINY = 1e-250
 #: ``ln`` of the largest float: a larger ``ln B10`` cannot be given as a number.
 _LOG_MAX = math.log(np.finfo(np.float64).max)
 
 
-def _log_marginal(nodes: GenericNodes, observed: Array, sigma: Array) -> Array:
-    """``ln m(sigma)`` for a vector of sigma values (multi-bin generic models)."""
-    out = np.empty(sigma.size)
-    logw = np.log(np.where(nodes.weight > 0, nodes.weight, 1e-300))
-    logw = np.where(nodes.weight > 0, logw, -np.inf)
-    step = max(1, 2_000_000 // max(nodes.weight.size * observed.size, 1))
-    for start in range(0, sigma.size, step):
-        x = sigma[start : start + step]
-        mu = nodes.background[None, :, :] + nodes.signal[None, :, :] * x[:, None, None]
-        ll = _core.log_pmf(observed[None, None, :], mu).sum(-1) + logw[None, :]
-        out[start : start + step] = special.logsumexp(ll, axis=1)
-    return out
-
-
-def _grid(nodes: GenericNodes, low: float, high: float) -> Array:
-    """Points of [low, high] that locate the posterior: ``low``, then geometric up to ``high``.
-
-    The geometric part starts below the smallest POI at which the signal changes any count by
-    1e-3 (and below ``1e-9 high``), so a posterior far narrower than the prior range is found.
-    """
-    s_total = float(nodes.signal.sum(-1).max()) if nodes.signal.size else 0.0
-    start = high * 1e-9
-    if s_total > 0:
-        start = min(start, 1e-3 / s_total)
-    start = max(start, low)
-    if not start < high:
-        return np.array([low, high])
-    count = math.ceil(_PER_DECADE * math.log10(high / start)) + 1
-    points = np.geomspace(start, high, min(max(count, 50), _MAX_GRID))
-    return np.unique(np.concatenate([[low], points, [high]]))
-
-
 @dataclass(frozen=True, slots=True)
-class _Support:
-    """Where the POI integrand matters: the bulk around the mode, and the whole support.
+class _Integration:
+    """The nodes of the nuisance integral and the observed counts of the bins they keep."""
 
-    Attributes:
-        bulk: (low, high) around the mode where ``ln m`` is within :data:`_DROP` of ``peak``.
-        span: (low, high) also holding every other part that matters (further modes, long tails).
-        peak: The maximum of ``ln m`` on the range.
-    """
+    nodes: GenericNodes
+    observed: Array
+    source: str
+    posterior: marginal.Posterior | None = None
 
-    bulk: tuple[float, float]
-    span: tuple[float, float]
-    peak: float
-
-
-def _support(
-    nodes: GenericNodes, observed: Array, low: float, high: float, log: bool, source: str
-) -> _Support:
-    """Locate the posterior on [low, high]: grid, refined mode, flanks found by root finding."""
-
-    def f(x: float) -> float:
-        return float(_log_marginal(nodes, observed, np.array([x]))[0])
-
-    grid = _grid(nodes, low, high)
-    values = _log_marginal(nodes, observed, grid)
-    i = int(np.argmax(values))
-    mode, peak = float(grid[i]), float(values[i])
-    if not math.isfinite(peak):  # e.g. counts in a bin where nothing is expected
-        expected = f"counts the model can give for some POI in [{low:g}, {high:g}] (likelihood 0)"
-        raise InputError(source, "observations", expected)
-    a, b = float(grid[max(i - 1, 0)]), float(grid[min(i + 1, grid.size - 1)])
-    if b > a:
-        found = optimize.minimize_scalar(
-            lambda x: -f(x), bounds=(a, b), method="bounded", options={"xatol": 1e-13 * b}
+    def curve(
+        self, low: float, high: float, log: bool
+    ) -> tuple[poi_integral.Curve, poi_integral.Support]:
+        """The likelihood table of the draws over the posterior's support in [low, high]."""
+        support = poi_integral.support(
+            _subset(self.nodes), self.observed, low, high, log, self.source
         )
-        if -float(found.fun) > peak:
-            mode, peak = float(found.x), -float(found.fun)
-    level = peak - _DROP
-    below = values < level
-    left = np.flatnonzero(below & (grid < mode))
-    right = np.flatnonzero(below & (grid > mode))
-    lo, hi = low, high
-    if left.size:
-        j = int(left.max())
-        inner = min(float(grid[j + 1]), mode)
-        lo = optimize.brentq(lambda x: f(x) - level, float(grid[j]), inner, xtol=1e-14 * inner)
-    if right.size:
-        j = int(right.min())
-        inner = max(float(grid[j - 1]), mode)
-        hi = optimize.brentq(lambda x: f(x) - level, inner, float(grid[j]), rtol=1e-13)
-    # other parts that matter: further modes, and tails whose width makes up for their height
-    mass = values + np.log(np.gradient(np.log(grid) if log else grid))
-    width = (math.log(hi / lo) if log else hi - lo) or 1.0
-    keep = np.flatnonzero(~below | (mass >= peak + math.log(width) - _DROP))
-    if not keep.size:  # a mode far narrower than the grid's spacing: the bulk is all
-        return _Support(bulk=(lo, hi), span=(lo, hi), peak=peak)
-    span_lo = min(lo, float(grid[max(int(keep.min()) - 1, 0)]))
-    span_hi = max(hi, float(grid[min(int(keep.max()) + 1, grid.size - 1)]))
-    return _Support(bulk=(lo, hi), span=(span_lo, span_hi), peak=peak)
+        log_weight = self.nodes.log_weights()
+        curve = poi_integral.Curve.build(
+            self.nodes.signal,
+            self.nodes.background,
+            log_weight,
+            self.observed,
+            support.bulk,
+            support.span,
+            batch=self.nodes.batch,
+            log=log,
+        )
+        return curve, support
 
 
-def _edges(support: _Support, log: bool) -> Array:
-    """Panel ends in the integration variable (sigma, or ln sigma for the log prior)."""
+def _subset(nodes: GenericNodes) -> GenericNodes:
+    """At most :data:`_SUPPORT_DRAWS` draws (evenly spread): enough to locate the posterior."""
+    log_weight = nodes.log_weights()
+    counted = np.flatnonzero(np.isfinite(log_weight))  # evenly spread over the draws that count
+    step = max(counted.size // _SUPPORT_DRAWS, 1)
+    if step == 1 and counted.size == log_weight.size:
+        return nodes
+    pick = counted[::step]
+    log_kept = log_weight[pick] - float(log_weight[pick].max())
+    weight = np.exp(log_kept)
+    total = float(weight.sum())  # >= 1: the largest weight is 1
+    return GenericNodes(
+        nodes.signal[pick],
+        nodes.background[pick],
+        weight / total,
+        nodes.batch[pick],
+        nodes.method,
+        nodes.orders,
+        log_kept - math.log(total),
+    )
 
-    def x(value: float) -> float:
-        return math.log(value) if log else value
 
-    (lo, hi), (span_lo, span_hi) = support.bulk, support.span
-    parts = [np.linspace(x(lo), x(hi), _PANELS + 1)]
-    if span_lo < lo:
-        parts.append(np.linspace(x(span_lo), x(lo), _TAIL_PANELS + 1))
-    if span_hi > hi:
-        parts.append(np.linspace(x(hi), x(span_hi), _TAIL_PANELS + 1))
-    return np.unique(np.concatenate(parts))
+#: Largest sigma_max of the one-bin closed-form limits (beyond, the integral in log space).
+_CLOSED_FORM_SIGMA_MAX = 1e150
+#: Draws used to locate the posterior's support in the POI.
+_SUPPORT_DRAWS = 2000
+#: Smallest effective sample size accepted before the draws are doubled.
+_MIN_ESS = 400.0
 
 
-def _numeric_limit(
-    nodes: GenericNodes,
-    observed: Array,
-    cl: float,
-    prior: Prior,
-    smin: float,
-    smax: float,
-    source: str,
-) -> tuple[float, float]:
-    """(limit, ln of the marginal integral over the prior range), in log space throughout.
+def _quadrature_exact(model: GenericModel, settings: Settings) -> bool:
+    """Whether prior-node quadrature is exact here (then it is used).
 
-    Composite Gauss-Legendre over the posterior's support (:func:`_support`), the integrand scaled
-    by its maximum, so any count that passes :func:`dhstat.stats.generic.check_spec` works.
+    That is: no nuisance parameter; or one bin, no free parameter and a rule of every
+    parameter below the largest order (the quadrature tolerance reached).
     """
-    log = prior == "log"
-    support = _support(nodes, observed, smin if log else 0.0, smax, log, source)
-    peak = support.peak
-
-    def integrand(x: Array) -> Array:
-        sigma = np.exp(x) if log else x
-        value: Array = np.exp(_log_marginal(nodes, observed, sigma) - peak)
-        return value
-
-    edges = _edges(support, log)
-    count = edges.size - 1
-    half = 0.5 * np.diff(edges)
-    points = (edges[:-1, None] + half[:, None] * (_GL_X[None, :] + 1.0)).ravel()
-    panel = (integrand(points).reshape(count, -1) * _GL_W[None, :]).sum(1) * half
-    cumulative = np.concatenate([[0.0], np.cumsum(panel)])
-    total = cumulative[-1]
-    if not total > 0:
-        return math.nan, -math.inf
-    log_total = math.log(total) + peak
-    target = cl * total
-    i = int(np.clip(np.searchsorted(cumulative, target) - 1, 0, count - 1))
-
-    def partial(x: float) -> float:
-        h = 0.5 * (x - edges[i])
-        pts = edges[i] + h * (_GL_X + 1.0)
-        return float(cumulative[i] + h * (integrand(pts) * _GL_W).sum() - target)
-
-    root = optimize.brentq(partial, edges[i], edges[i + 1], xtol=1e-14, rtol=1e-12)
-    limit = math.exp(root) if log else root
-    return float(limit), log_total
+    if not model.priors:
+        return True
+    if model.n_bins != 1 or any(p.kind == "flat" for p in model.priors):
+        return False
+    orders = model.orders(settings) if model.priors else ()
+    if any(o >= settings.max_quadrature_order for o in orders):
+        return False
+    return math.prod(orders) <= settings.max_quadrature_points
 
 
-def _closed_form_usable(n: Array, s: Array, b: Array, w: Array, smax: float) -> bool:
-    """Whether the one-bin closed forms keep their precision: m does not underflow."""
-    total = float((w * _core.flat_integral(n[:, None], s, b, np.array([[smax]]))).sum())
-    return math.isfinite(total) and total > _TINY
+def _integration(
+    model: GenericModel, settings: Settings, smax: float, samples: int | None = None
+) -> _Integration:
+    if _quadrature_exact(model, settings):
+        return _Integration(model.nodes(settings), model.observed, model.source)
+    posterior = marginal.posterior_nodes(model, settings, sigma_max=smax, samples=samples)
+    return _Integration(posterior.nodes, posterior.observed, model.source, posterior)
 
 
-def _generic_limit(
-    model: GenericModel,
-    nodes: GenericNodes,
-    cl: float,
-    prior: Prior,
-    smin: float,
-    smax: float,
-) -> float:
-    if model.n_bins == 1:
-        n = model.observed[:1].astype(np.float64)
+def _generic_limit(work: _Integration, cl: float, prior: Prior, smin: float, smax: float) -> float:
+    nodes, observed = work.nodes, work.observed
+    if observed.size == 1:
+        n = observed[:1].astype(np.float64)
         s, b, w = nodes.signal.T, nodes.background.T, nodes.weight[None, :]
-        if _closed_form_usable(n, s, b, w, smax):
+        # the closed forms' root finder bisects geometrically: lo * hi overflows above ~1e154
+        if smax <= _CLOSED_FORM_SIGMA_MAX and poi_integral.closed_form_usable(n, s, b, w, smax):
             if prior == "flat":
                 limit = single_bin.flat_limit_nodes(n, s, b, w, cl, np.array([smax]))[0]
             else:
@@ -288,7 +215,7 @@ def _generic_limit(
                 )[0]
             if math.isfinite(limit):
                 return float(limit)
-    return _numeric_limit(nodes, model.observed, cl, prior, smin, smax, model.source)[0]
+    return poi_integral.numeric_limit(nodes, observed, cl, prior, smin, smax, work.source)[0]
 
 
 def _check_sigma_max(model: GenericModel, sigma_max: float | None, factor: float = 1.0) -> float:
@@ -300,10 +227,75 @@ def _check_sigma_max(model: GenericModel, sigma_max: float | None, factor: float
     return smax
 
 
-def _model(workspace: GenericModel | dict[str, Any]) -> GenericModel:
+def _model(
+    workspace: GenericModel | dict[str, Any],
+    fix: Mapping[str, float] | None = None,
+    priors: Mapping[str, PriorOverride] | None = None,
+) -> GenericModel:
     if isinstance(workspace, GenericModel):
-        return workspace
-    return GenericModel.from_spec(workspace)
+        return workspace.configure(fix=fix, priors=priors)
+    return GenericModel.from_spec(workspace, fix=fix, priors=priors)
+
+
+def _standard_error(values: list[float]) -> float:
+    finite = [v for v in values if math.isfinite(v)]
+    if len(finite) < 2:
+        return math.inf
+    return float(np.std(finite, ddof=1) / math.sqrt(len(finite)))
+
+
+def _ess(work: _Integration, sigmas: tuple[float, ...]) -> float:
+    return min(marginal.effective_sample_size(work.nodes, work.observed, s) for s in sigmas)
+
+
+@dataclass(frozen=True, slots=True)
+class _Limit:
+    work: _Integration
+    limit: float
+    error: float
+    at_check: float | None
+    ess: float | None
+
+
+def _sampled_limit(
+    work: _Integration, cl: float, prior: Prior, smin: float, smax: float, factor: float
+) -> _Limit:
+    """Limit, its batch standard error and (flat prior) the limit at ``factor * smax``."""
+    log = prior == "log"
+    curve, support = work.curve(smin if log else 0.0, smax, log)
+    limit = curve.limit(cl)
+    if work.nodes.method == "posterior-grid":  # the half-resolution grid bounds the error
+        coarse = curve.limit(cl, [0])
+        # an empty half grid bounds the error only by the range the limit lies in
+        error = abs(limit - coarse) if math.isfinite(coarse) else max(limit, smax - limit)
+    else:
+        error = _standard_error([curve.limit(cl, [b]) for b in range(curve.batches)])
+    at_check: float | None = None
+    if not log:
+        at_check = limit  # the posterior beyond sigma_max is below e^-40 of its peak
+        if support.span[1] >= smax * (1.0 - 1e-9):
+            wide, _ = work.curve(0.0, factor * smax, log)
+            at_check = wide.limit(cl)
+    ess = None if work.nodes.method == "posterior-grid" else _ess(work, (0.0, limit))
+    return _Limit(work, limit, error, at_check, ess)
+
+
+def _limit_and_error(
+    model: GenericModel, settings: Settings, cl: float, prior: Prior, smin: float, smax: float
+) -> _Limit:
+    """The limit with its error; importance-sampling draws doubled while the ESS is too small."""
+    samples = settings.is_samples
+    factor = settings.sigma_max_check_factor
+    while True:
+        work = _integration(model, settings, smax, samples)
+        if work.posterior is None:
+            limit = _generic_limit(work, cl, prior, smin, smax)
+            at_check = _generic_limit(work, cl, prior, smin, factor * smax)
+            return _Limit(work, limit, 0.0, at_check if prior == "flat" else None, None)
+        result = _sampled_limit(work, cl, prior, smin, smax, factor)
+        if result.ess is None or result.ess >= _MIN_ESS or 2 * samples > settings.is_max_samples:
+            return result
+        samples *= 2
 
 
 def upper_limit(
@@ -314,6 +306,8 @@ def upper_limit(
     sigma_max: float | None = None,
     sigma_min: float = 0.5,
     settings: Settings | None = None,
+    fix: Mapping[str, float] | None = None,
+    priors: Mapping[str, PriorOverride] | None = None,
 ) -> UpperLimit:
     """Bayesian upper limit on the POI of any pyhf workspace with one POI.
 
@@ -324,6 +318,8 @@ def upper_limit(
         sigma_max: Prior range (default: the POI's upper bound in the workspace).
         sigma_min: Lower end of the log prior.
         settings: Numerical settings (default: :class:`Settings`).
+        fix: Parameters to fix, name to value (see :meth:`GenericModel.from_spec`).
+        priors: Prior overrides, name to ``("normal", mean, width)`` or ``("flat", lo, hi)``.
 
     Example:
         >>> from dhstat.stats.model import window_spec
@@ -332,7 +328,7 @@ def upper_limit(
         (3.89, 'flat', 100.0)
     """
     settings = settings or Settings()
-    model = _model(workspace)
+    model = _model(workspace, fix, priors)
     if not 0 < cl < 1:
         raise InputError(model.source, "cl", "a credibility level in (0, 1)", got=cl)
     if prior not in ("flat", "log"):
@@ -340,21 +336,13 @@ def upper_limit(
     smax = _check_sigma_max(model, sigma_max, settings.sigma_max_check_factor)
     if prior == "log" and not 0 < sigma_min < smax:
         raise InputError(model.source, "sigma_min", "0 < sigma_min < sigma_max", got=sigma_min)
-    nodes = model.nodes(settings)
-    limit = _generic_limit(model, nodes, cl, prior, sigma_min, smax)
-    uncertainty = 0.0
-    if nodes.method == "monte-carlo":
-        parts = [
-            _generic_limit(model, part, cl, prior, sigma_min, smax) for part in nodes.batches()
-        ]
-        uncertainty = float(np.std(parts, ddof=1) / math.sqrt(len(parts)))
-    at_check: float | None = None
+    found = _limit_and_error(model, settings, cl, prior, sigma_min, smax)
+    work, limit, uncertainty = found.work, found.limit, found.error
+    at_check, ess = found.at_check, found.ess
     dependent = False
-    if prior == "flat":
-        at_check = _generic_limit(
-            model, nodes, cl, prior, sigma_min, settings.sigma_max_check_factor * smax
-        )
-        dependent = bool(abs(at_check / limit - 1.0) > settings.sigma_max_tolerance)
+    if at_check is not None:
+        tolerance = max(settings.sigma_max_tolerance, 3 * uncertainty / limit)
+        dependent = bool(abs(at_check / limit - 1.0) > tolerance)
         if dependent:
             log.warning(
                 "%s: the flat-prior limit depends on sigma_max: %.6g at sigma_max = %g, %.6g at %g",
@@ -364,6 +352,9 @@ def upper_limit(
                 at_check,
                 settings.sigma_max_check_factor * smax,
             )
+    ok = ess is None or ess >= _MIN_ESS
+    if not ok:
+        log.warning("%s: importance sampling effective sample size only %.0f", model.source, ess)
     return UpperLimit(
         upper_limit=float(limit),
         cl=cl,
@@ -373,23 +364,52 @@ def upper_limit(
         sigma_min=float(sigma_min) if prior == "log" else None,
         sigma_max_dependent=dependent,
         limit_at_check=at_check,
-        method=nodes.method,
+        method=work.nodes.method,
         numerical_uncertainty=uncertainty,
-        n_nodes=int(nodes.weight.size),
+        n_nodes=int(work.nodes.weight.size),
+        parameters=tuple(p.describe() for p in model.priors),
+        fixed=dict(model.fixed),
+        effective_sample_size=ess,
+        proposal_ok=ok,
     )
 
 
-def _generic_log_bayes_factor(model: GenericModel, nodes: GenericNodes, smax: float) -> float:
-    if model.n_bins == 1:
-        n = model.observed[:1].astype(np.float64)
+def _generic_log_bayes_factor(work: _Integration, smax: float) -> float:
+    nodes, observed = work.nodes, work.observed
+    if observed.size == 1:
+        n = observed[:1].astype(np.float64)
         s, b, w = nodes.signal.T, nodes.background.T, nodes.weight[None, :]
-        if _closed_form_usable(n, s, b, w, smax):
+        if poi_integral.closed_form_usable(n, s, b, w, smax):
             value = float(single_bin.log_bayes_factor_nodes(n, s, b, w, np.array([smax]))[0])
             if math.isfinite(value):
                 return value
-    _, log_total = _numeric_limit(nodes, model.observed, 0.5, "flat", 0.0, smax, model.source)
-    log_m0 = float(_log_marginal(nodes, model.observed, np.zeros(1))[0])
+    _, log_total = poi_integral.numeric_limit(nodes, observed, 0.5, "flat", 0.0, smax, work.source)
+    log_m0 = float(poi_integral.log_marginal(nodes, observed, np.zeros(1))[0])
     return log_total - math.log(smax) - log_m0
+
+
+def _curve_log_bf(curve: poi_integral.Curve, batches: list[int] | None, smax: float) -> float:
+    return curve.log_integral(batches) - math.log(smax) - curve.log_m0(batches)
+
+
+def _log_bayes_factor_and_error(
+    model: GenericModel, settings: Settings, smax: float
+) -> tuple[float, float]:
+    """``ln B10`` and its numerical uncertainty (0 for prior-node quadrature)."""
+    samples = settings.is_samples
+    while True:
+        work = _integration(model, settings, smax, samples)
+        if work.posterior is None:
+            return _generic_log_bayes_factor(work, smax), 0.0
+        curve, _ = work.curve(0.0, smax, False)
+        value = _curve_log_bf(curve, None, smax)
+        if work.nodes.method == "posterior-grid":  # bounded by the half-resolution grid's
+            return value, abs(value - _curve_log_bf(curve, [0], smax))
+        ess = _ess(work, (0.0, work.posterior.sigma_hat))
+        if ess >= _MIN_ESS or 2 * samples > settings.is_max_samples:
+            parts = [_curve_log_bf(curve, [b], smax) for b in range(curve.batches)]
+            return value, _standard_error(parts)
+        samples *= 2
 
 
 def log_bayes_factor(
@@ -397,6 +417,8 @@ def log_bayes_factor(
     *,
     sigma_max: float | None = None,
     settings: Settings | None = None,
+    fix: Mapping[str, float] | None = None,
+    priors: Mapping[str, PriorOverride] | None = None,
 ) -> tuple[float, float]:
     """``ln B10`` of any workspace (flat POI prior on [0, sigma_max]), finite for any valid input.
 
@@ -416,15 +438,9 @@ def log_bayes_factor(
         (-4.60517, 0.0)
     """
     settings = settings or Settings()
-    model = _model(workspace)
+    model = _model(workspace, fix, priors)
     smax = _check_sigma_max(model, sigma_max)
-    nodes = model.nodes(settings)
-    value = _generic_log_bayes_factor(model, nodes, smax)
-    uncertainty = 0.0
-    if nodes.method == "monte-carlo":
-        parts = [_generic_log_bayes_factor(model, p, smax) for p in nodes.batches()]
-        uncertainty = float(np.std(parts, ddof=1) / math.sqrt(len(parts)))
-    return value, uncertainty
+    return _log_bayes_factor_and_error(model, settings, smax)
 
 
 def bayes_factor(
@@ -432,6 +448,8 @@ def bayes_factor(
     *,
     sigma_max: float | None = None,
     settings: Settings | None = None,
+    fix: Mapping[str, float] | None = None,
+    priors: Mapping[str, PriorOverride] | None = None,
 ) -> tuple[float, float]:
     """Bayes factor B10 of any workspace (flat POI prior on [0, sigma_max]).
 
@@ -449,10 +467,9 @@ def bayes_factor(
         (0.01, 0.0)
     """
     settings = settings or Settings()
-    model = _model(workspace)
+    model = _model(workspace, fix, priors)
     smax = _check_sigma_max(model, sigma_max)
-    nodes = model.nodes(settings)
-    value = _generic_log_bayes_factor(model, nodes, smax)
+    value, log_error = _log_bayes_factor_and_error(model, settings, smax)
     if not value < _LOG_MAX:
         raise InputError(
             model.source,
@@ -460,11 +477,6 @@ def bayes_factor(
             "data whose Bayes factor B10 is below the largest float, 1.8e308 "
             f"(ln B10 = {value:.6g}: the background-only model is excluded beyond that)",
         )
-    uncertainty = 0.0
-    if nodes.method == "monte-carlo":
-        parts = [
-            math.exp(min(_generic_log_bayes_factor(model, p, smax), _LOG_MAX))
-            for p in nodes.batches()
-        ]
-        uncertainty = float(np.std(parts, ddof=1) / math.sqrt(len(parts)))
+    # the error of B10 from that of ln B10 (the batches' B10 themselves are biased upwards)
+    uncertainty = math.exp(value) * log_error
     return math.exp(value), uncertainty

@@ -78,20 +78,78 @@ class Prior:
 
     Attributes:
         name: Parameter name (pyhf), with ``[i]`` for the i-th component of a vector parameter.
-        kind: ``"normal"`` (mean, width, optional lower bound) or ``"gamma"`` (shape tau + 1, rate
-            tau, stored as ``tau``).
-        mean: Mean of the Gaussian (the auxdata) or of the Gamma prior.
-        width: Standard deviation of the Gaussian, or of the Gamma prior.
+        kind: ``"normal"`` (mean, width, optional lower bound), ``"gamma"`` (shape tau + 1, rate
+            tau, stored as ``tau``) or ``"flat"`` (uniform on [lower, upper]: free parameters).
+        mean: Mean of the Gaussian (the auxdata), of the Gamma prior, or of the flat prior.
+        width: Standard deviation of the Gaussian, of the Gamma or of the flat prior.
         lower: Lower truncation of the parameter (``-inf``: none).
-        tau: Gamma prior: the auxiliary count tau (0 for normal priors).
+        tau: Gamma prior: the auxiliary count tau (0 for other priors).
+        upper: Upper end of the parameter (``inf``: none; finite for flat priors).
     """
 
     name: str
-    kind: Literal["normal", "gamma"]
+    kind: Literal["normal", "gamma", "flat"]
     mean: float
     width: float
     lower: float = -math.inf
     tau: float = 0.0
+    upper: float = math.inf
+
+    @classmethod
+    def flat(cls, name: str, lower: float, upper: float) -> Prior:
+        """The flat prior on [lower, upper].
+
+        Example:
+            >>> Prior.flat("mu_ttbar", 0.0, 10.0).width == 10.0 / 12**0.5
+            True
+        """
+        return cls(
+            name,
+            "flat",
+            0.5 * (lower + upper),
+            (upper - lower) / math.sqrt(12.0),
+            lower,
+            0.0,
+            upper,
+        )
+
+    def describe(self) -> dict[str, object]:
+        """JSON form: the name, kind and parameters of this prior (``None`` for no bound).
+
+        Example:
+            >>> Prior("alpha_x", "normal", 0.0, 1.0).describe()
+            {'name': 'alpha_x', 'kind': 'normal', 'mean': 0.0, 'width': 1.0, 'lower': None}
+        """
+        doc: dict[str, object] = {"name": self.name, "kind": self.kind}
+        if self.kind == "normal":
+            lower = self.lower if math.isfinite(self.lower) else None
+            doc.update(mean=self.mean, width=self.width, lower=lower)
+        elif self.kind == "gamma":
+            doc.update(shape=self.tau + 1.0, rate=self.tau)
+        else:
+            doc.update(lower=self.lower, upper=self.upper)
+        return doc
+
+    def log_density(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
+        """``ln`` of the unnormalised prior density at ``x`` (``-inf`` outside the support).
+
+        Example:
+            >>> Prior.flat("k", 0.0, 2.0).log_density(np.array([1.0, 3.0])).tolist()
+            [0.0, -inf]
+        """
+        x = np.asarray(x, dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.kind == "gamma":
+                value = special.xlogy(self.tau, x) - self.tau * x
+                inside = x > 0
+            elif self.kind == "flat":
+                value = np.zeros_like(x)
+                inside = (x >= self.lower) & (x <= self.upper)
+            else:
+                value = -0.5 * ((x - self.mean) / self.width) ** 2
+                inside = x >= self.lower
+        out: NDArray[np.float64] = np.where(inside, value, -np.inf)
+        return out
 
     def rule(self, order: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Gauss nodes (parameter values) and normalised weights of this prior.
@@ -103,6 +161,10 @@ class Prior:
         """
         if self.kind == "gamma":
             return gamma_rule(order, self.tau)
+        if self.kind == "flat":
+            x, w = _legendre(order)
+            half = 0.5 * (self.upper - self.lower)
+            return self.lower + half * (x + 1.0), 0.5 * w
         lower = (self.lower - self.mean) / self.width if self.width > 0 else -math.inf
         z, w = normal_rule(order, lower)
         return self.mean + self.width * z, w
@@ -111,6 +173,8 @@ class Prior:
         """Draw ``size`` values from this prior (truncated normals by inversion)."""
         if self.kind == "gamma":
             return rng.gamma(self.tau + 1.0, 1.0 / self.tau, size=size)
+        if self.kind == "flat":
+            return rng.uniform(self.lower, self.upper, size=size)
         if self.width <= 0:
             return np.full(size, self.mean)
         lower = (self.lower - self.mean) / self.width

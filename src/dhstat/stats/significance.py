@@ -7,9 +7,18 @@ Hybrid p-value (Cousins-Highland; statistics.md section 2), signal = 0::
 by deterministic quadrature over the nuisance prior (zero-truncated, :mod:`dhstat.stats.priors`).
 p is a probability: always in [0, 1] (p = 1 exactly for N = 0). Z is one-sided, like pyhf's
 discovery statistic: a deficit (p >= 1/2, N = 0 included) has Z = 0, never a negative or infinite
-value; Z = +inf only when no background can produce N (p = 0). The asymptotic method is pyhf's
-discovery test statistic q0 (Cowan et al., arXiv:1007.1727): ``Z = sqrt(q0)`` (0 for a deficit),
-``p = norm.sf(Z)``.
+value; Z = +inf only when no background can produce N (p = 0). When p is below the smallest
+float (a count far above any background), Z comes from ``ln p`` (a tail series), so it stays finite.
+The asymptotic method is pyhf's discovery test statistic q0 (Cowan et al., arXiv:1007.1727):
+``Z = sqrt(q0)`` (0 for a deficit), ``p = norm.sf(Z)``.
+
+Which hybrid computation a workspace gets (decided before any heavy computation):
+
+* one bin and no free parameters (the windows): exact quadrature over the priors, as above;
+* several bins, or free parameters (normfactors other than the POI, shapefactors): toys of the
+  test statistic ``sum_i n_i ln(1 + s_i / b_i)`` under the background-only prior predictive, with
+  their Monte Carlo error and adaptive toy count (:mod:`dhstat.stats.hybrid`, which documents the
+  statistic and the treatment of free parameters).
 
 :func:`hybrid_pvalue` is THE p-value function of window sets: the observed p-values of the scan and
 the p(n) tables of the look-elsewhere toys are both computed by it.
@@ -25,16 +34,18 @@ Example:
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
+from scipy import special, stats
 
 from dhstat.errors import InputError
-from dhstat.stats import _core, generic_bayes, priors
+from dhstat.stats import _core, generic_bayes, hybrid, priors
 from dhstat.stats.generic import GenericModel, Settings, quiet_pyhf
+from dhstat.stats.hybrid import HybridSettings
 from dhstat.stats.model import WindowSet
 
 __all__ = [
@@ -64,9 +75,19 @@ class Significance:
         method: ``"hybrid"`` or ``"asymptotic"`` (the p-value; the Bayes factor is always
             integrated over the priors).
         poi: POI name.
-        integration: ``"quadrature"`` or ``"monte-carlo"`` (nuisance integration).
-        p_value_uncertainty: Monte Carlo standard error of p (0 for quadrature and asymptotic).
-        bayes_factor_uncertainty: Monte Carlo standard error of B10 (0 for quadrature).
+        integration: How p was obtained: ``"quadrature"`` (exact, one bin), ``"toys"``
+            (hybrid by toys) or, for the asymptotic method, the Bayes factor's integration.
+        p_value_uncertainty: Monte Carlo standard error of p (toys; 0 for quadrature and
+            asymptotic, which have no sampling error).
+        bayes_factor_uncertainty: Numerical standard error of B10 (``B10 x`` that of ln B10).
+        log_bayes_factor: ``ln B10`` (finite also where B10 overflows a float).
+        z_uncertainty: Monte Carlo error of Z (toys; +inf when no toy exceeds the data).
+        z_lower: 95 % lower bound of Z (toys: from the Clopper-Pearson bound of p), else Z.
+        toys: Toys used (0 without toys).
+        statistic: The toys' test statistic (``None`` without toys).
+        reference_poi: ``mu_ref`` of the test statistic (``None`` without toys).
+        free_parameters: Free parameters of the model (drawn from their Laplace posterior).
+        free_parameter_treatment: How free parameters entered the p-value (``None`` if none).
     """
 
     p_value: float
@@ -78,6 +99,14 @@ class Significance:
     integration: str
     p_value_uncertainty: float = 0.0
     bayes_factor_uncertainty: float = 0.0
+    log_bayes_factor: float | None = None
+    z_uncertainty: float = 0.0
+    z_lower: float | None = None
+    toys: int = 0
+    statistic: str | None = None
+    reference_poi: float | None = None
+    free_parameters: tuple[str, ...] = ()
+    free_parameter_treatment: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (``dhstat significance --json``); infinities are written as null."""
@@ -85,12 +114,20 @@ class Significance:
             "p_value": self.p_value,
             "z": _finite_or_none(self.z),
             "bayes_factor": _finite_or_none(self.bayes_factor),
+            "log_bayes_factor": self.log_bayes_factor,
             "sigma_max": self.sigma_max,
             "method": self.method,
             "poi": self.poi,
             "integration": self.integration,
             "p_value_uncertainty": self.p_value_uncertainty,
-            "bayes_factor_uncertainty": self.bayes_factor_uncertainty,
+            "bayes_factor_uncertainty": _finite_or_none(self.bayes_factor_uncertainty),
+            "z_uncertainty": _finite_or_none(self.z_uncertainty),
+            "z_lower": None if self.z_lower is None else _finite_or_none(self.z_lower),
+            "toys": self.toys,
+            "statistic": self.statistic,
+            "reference_poi": self.reference_poi,
+            "free_parameters": list(self.free_parameters),
+            "free_parameter_treatment": self.free_parameter_treatment,
             "truncation": priors.TRUNCATION,
         }
 
@@ -147,25 +184,37 @@ def hybrid_pvalue(windows: WindowSet, n: ArrayLike) -> NDArray[np.float64]:
     return out
 
 
-def _hybrid_generic(model: GenericModel, settings: Settings) -> tuple[float, float, str]:
-    nodes = model.nodes(settings)
-    n = model.observed
-    safe = np.where(n > 0, n, 1.0)
-    if model.n_bins == 1:
-        p = float(_core.pvalue(n[0], nodes.background[:, 0], nodes.weight))
-        uncertainty = 0.0
-        if nodes.method == "monte-carlo":
-            parts = [
-                float(_core.pvalue(n[0], q.background[:, 0], q.weight)) for q in nodes.batches()
-            ]
-            uncertainty = float(np.std(parts, ddof=1) / math.sqrt(len(parts)))
-        return p, uncertainty, nodes.method
-    del safe
-    raise InputError(
-        model.source,
-        "channels",
-        "a single-bin model for the hybrid p-value (use --method asymptotic for several bins)",
+def _log_tail(n: float, background: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``ln P(X >= n | b)`` for ``n > b`` where P underflows: ``ln Pois(n; b) + ln sum_j t_j``.
+
+    ``t_j = prod_{i=1..j} b / (n + i)``, summed in log space; beyond 2000 terms a geometric bound
+    with ratio ``b / (n + 2001)`` (relative error below 1e-15 when ``b < n / 10``).
+    """
+    b = np.maximum(background, 1e-300)[:, None]
+    j = np.arange(1, 2001, dtype=np.float64)[None, :]
+    log_t = np.cumsum(np.log(b) - np.log(n + j), axis=1)
+    ratio = b[:, 0] / (n + 2001.0)
+    rest = log_t[:, -1] + np.log(ratio) - np.log1p(-np.minimum(ratio, 1 - 1e-16))
+    terms = np.concatenate([np.zeros((b.shape[0], 1)), log_t, rest[:, None]], axis=1)
+    value: NDArray[np.float64] = _core.log_pmf(np.array(n), b[:, 0]) + special.logsumexp(
+        terms, axis=1
     )
+    return value
+
+
+def _quadrature_pvalue(model: GenericModel, settings: Settings) -> tuple[float, float]:
+    """(p, Z) of a one-bin model without free parameters, exact by quadrature over the priors."""
+    nodes = model.nodes(settings)
+    n = float(model.observed[0])
+    p = float(_core.pvalue(np.array(n), nodes.background[:, 0], nodes.weight))
+    if p > 0 or n == 0:
+        return p, float(_core.z_of_p(np.array(p)))
+    keep = (nodes.weight > 0) & (nodes.background[:, 0] > 0)
+    if not keep.any():  # no background can give n: p = 0 exactly
+        return 0.0, math.inf
+    logs = _log_tail(n, nodes.background[keep, 0]) + np.log(nodes.weight[keep])
+    log_p = float(special.logsumexp(logs))
+    return p, float(-special.ndtri_exp(log_p))
 
 
 def asymptotic_significance(workspace: GenericModel | dict[str, Any]) -> tuple[float, float]:
@@ -200,20 +249,53 @@ def asymptotic_significance(workspace: GenericModel | dict[str, Any]) -> tuple[f
     return float(stats.norm.sf(z)), z
 
 
+def _sigma_max(model: GenericModel, sigma_max: float | None) -> float:
+    smax = float(sigma_max) if sigma_max is not None else model.sigma_max
+    # a denormal sigma_max is positive but its reciprocal overflows
+    if not (sys.float_info.min <= smax < math.inf):
+        expected = "a finite positive number (at least the smallest normal float, 2.2e-308)"
+        raise InputError(model.source, "sigma_max", expected, got=smax)
+    return smax
+
+
+def _bayes_factor(
+    model: GenericModel, smax: float, settings: Settings
+) -> tuple[float, float, float]:
+    """(B10, its numerical error, ln B10): B10 = inf (and ln B10 finite) beyond the float range."""
+    log_bf, log_error = generic_bayes.log_bayes_factor(model, sigma_max=smax, settings=settings)
+    if log_bf >= _LOG_MAX:
+        return math.inf, math.inf, log_bf
+    bf = math.exp(log_bf)
+    return bf, bf * log_error, log_bf
+
+
+_LOG_MAX = math.log(sys.float_info.max)
+
+
 def significance(
     workspace: GenericModel | dict[str, Any],
     *,
     sigma_max: float | None = None,
     method: Method = "hybrid",
     settings: Settings | None = None,
+    toys: HybridSettings | None = None,
 ) -> Significance:
     """Local significance and Bayes factor of any pyhf workspace with one POI.
+
+    Everything that can refuse the input (the method, sigma_max, the model, the toy settings) is
+    checked before the p-value and the Bayes factor are computed.
 
     Args:
         workspace: A workspace document (dict) or a prepared :class:`GenericModel`.
         sigma_max: Range of the flat POI prior of the Bayes factor (default: the POI bound).
-        method: ``"hybrid"`` (single-bin models) or ``"asymptotic"`` (pyhf q0).
-        settings: Numerical settings.
+        method: ``"hybrid"`` (exact quadrature for one bin without free parameters, toys
+            otherwise: :mod:`dhstat.stats.hybrid`) or ``"asymptotic"`` (pyhf q0).
+        settings: Numerical settings of the Bayes factor (and of the quadrature).
+        toys: Settings of the toys (default: :class:`~dhstat.stats.hybrid.HybridSettings`).
+
+    Raises:
+        InputError: an unknown method, sigma_max not a finite positive normal float, an invalid
+            workspace or toy settings.
 
     Example:
         >>> from dhstat.stats.model import window_spec
@@ -223,18 +305,34 @@ def significance(
         True
     """
     settings = settings or Settings()
-    model = workspace if isinstance(workspace, GenericModel) else GenericModel.from_spec(workspace)
+    toys = toys or HybridSettings()
+    source = workspace.source if isinstance(workspace, GenericModel) else "<workspace>"
     if method not in ("hybrid", "asymptotic"):
-        raise InputError(model.source, "method", "hybrid or asymptotic", got=method)
-    smax = float(sigma_max) if sigma_max is not None else model.sigma_max
-    bf, bf_error = generic_bayes.bayes_factor(model, sigma_max=smax, settings=settings)
-    if method == "hybrid":
-        p, p_error, integration = _hybrid_generic(model, settings)
-        z = float(_core.z_of_p(np.array(p)))
-    else:
+        raise InputError(source, "method", "hybrid or asymptotic", got=method)
+    model = workspace if isinstance(workspace, GenericModel) else GenericModel.from_spec(workspace)
+    smax = _sigma_max(model, sigma_max)
+    toys.check(model.source)
+    free = hybrid.free_parameters(model.spec)
+    extra: dict[str, Any] = {"free_parameters": free}
+    if method == "asymptotic":
         p, z = asymptotic_significance(model)
-        p_error = 0.0
-        integration = model.nodes(settings).method
+        integration = "asymptotic"
+    elif model.n_bins == 1 and not free:
+        p, z = _quadrature_pvalue(model, settings)
+        integration = "quadrature"
+    else:
+        toy = hybrid.hybrid_pvalue(model.spec, source=model.source, settings=toys)
+        p, z, integration = toy.p_value, toy.z, "toys"
+        extra.update(
+            p_value_uncertainty=toy.p_value_uncertainty,
+            z_uncertainty=toy.z_uncertainty,
+            z_lower=toy.z_lower,
+            toys=toy.n_toys,
+            statistic=toy.statistic,
+            reference_poi=toy.reference_poi,
+            free_parameter_treatment=toy.free_parameter_treatment,
+        )
+    bf, bf_error, log_bf = _bayes_factor(model, smax, settings)
     return Significance(
         p_value=p,
         z=z,
@@ -243,6 +341,8 @@ def significance(
         method=method,
         poi=model.poi,
         integration=integration,
-        p_value_uncertainty=p_error,
+        z_lower=extra.pop("z_lower", z),
         bayes_factor_uncertainty=bf_error,
+        log_bayes_factor=log_bf,
+        **extra,
     )
