@@ -33,8 +33,10 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import math
 import sys
+import warnings
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -240,11 +242,22 @@ def asymptotic_significance(workspace: GenericModel | dict[str, Any]) -> tuple[f
             min(max(v, lo), hi)
             for v, (lo, hi) in zip(pmodel.config.suggested_init(), bounds, strict=True)
         ]
-        q0 = float(
-            pyhf.infer.test_statistics.q0(
-                0.0, data, pmodel, init, bounds, pmodel.config.suggested_fixed()
-            )
-        )
+        pyhf_log = logging.getLogger("pyhf")  # a failed fit is reported below, in one line
+        level = pyhf_log.level
+        pyhf_log.setLevel(logging.CRITICAL)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                q0 = float(
+                    pyhf.infer.test_statistics.q0(
+                        0.0, data, pmodel, init, bounds, pmodel.config.suggested_fixed()
+                    )
+                )
+        except pyhf.exceptions.FailedMinimization:
+            expected = "a model pyhf's fit converges on (the asymptotic q0 needs both fits)"
+            raise InputError(model.source, "(asymptotic fit)", expected) from None
+        finally:
+            pyhf_log.setLevel(level)
     z = math.sqrt(max(q0, 0.0))
     return float(stats.norm.sf(z)), z
 
