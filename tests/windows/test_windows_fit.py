@@ -21,7 +21,7 @@ def test_fit_recovers_two_gaussian_parameters(rng: np.random.Generator) -> None:
     z2 = rho * z1 + math.sqrt(1 - rho * rho) * rng.standard_normal(n)
     x = mu[0] + sig[:, 0] * z1
     y = mu[1] + sig[:, 1] * z2
-    fit, cov = windows.fit_ellipse(x, y)
+    fit, cov = windows.fit_ellipse(x, y, contour="mixture")
     assert fit["fit_status"] == "ok"
     assert fit["center"] == pytest.approx(mu, abs=0.02)
     assert fit["sigma_core"] == pytest.approx(s_core, rel=0.05)
@@ -31,6 +31,24 @@ def test_fit_recovers_two_gaussian_parameters(rng: np.random.Generator) -> None:
     c1 = np.outer(s_core, s_core) * np.array([[1, rho], [rho, 1]])
     c2 = np.outer(s_tail, s_tail) * np.array([[1, rho], [rho, 1]])
     assert cov == pytest.approx(f * c1 + (1 - f) * c2, rel=0.06)
+    tail, tail_cov = windows.fit_ellipse(x, y)  # the default: the wider component's contour
+    assert tail_cov == pytest.approx(c2, rel=0.1)
+    # the 2-sigma ellipse of S2: semi-axes 2 sqrt(eigenvalues), and the tail holds 1 - e^-2 of S2
+    assert sorted(tail["axes"]) == pytest.approx(
+        sorted(2 * np.sqrt(np.linalg.eigvalsh(c2))), rel=0.05
+    )
+    d = np.stack([x - tail["center"][0], y - tail["center"][1]])
+    inside = np.einsum("in,ij,jn->n", d, np.linalg.inv(tail_cov), d) <= 4.0
+    expected = f * _gaussian_mass(c1, c2) + (1 - f) * (1 - math.exp(-2.0))
+    assert inside.mean() == pytest.approx(expected, abs=0.01)
+    with pytest.raises(ValueError, match="contour"):
+        windows.fit_ellipse(x, y, contour="core")
+
+
+def _gaussian_mass(cov: np.ndarray, window: np.ndarray, n: int = 400_000) -> float:
+    """Probability that N(0, cov) lies in the 2-sigma ellipse of ``window`` (independent draws)."""
+    z = np.random.default_rng(11).multivariate_normal([0.0, 0.0], cov, n)
+    return float(np.mean(np.einsum("ni,ij,nj->n", z, np.linalg.inv(window), z) <= 4.0))
 
 
 @pytest.mark.parametrize(

@@ -43,7 +43,10 @@ def test_signal_points_reproduce_the_simulated_windows() -> None:
     sigma, axes within 1.5 %. Measured for the core fit of ISR MC (seeds 99, 900, 901): centres
     0.15-0.21 sigma apart, major axes -1 % to +13 %, minor axes +13 % to +26 % (soft ISR left in
     the core: a systematic, not statistical, difference), efficiencies at the loosest cut 0-8 %
-    higher (the wider windows). The tolerances below cover these with a margin. Fitting all ISR
+    higher (the wider windows). With the tail contour (the default; the figures above are for the
+    mixture contour): centres 0.16-0.27 sigma apart, major axes -4 % to +14 %, minor axes +10 % to
+    +31 %, angles within 0.063 rad, efficiencies 0-10 % higher: the tail component is less well
+    determined by the truncated core fit. The tolerances below cover these with a margin. Fitting all ISR
     events instead makes the major axis 1.03-23 times too long (asserted at the end).
     """
     cfg = config.load()
@@ -65,7 +68,7 @@ def test_signal_points_reproduce_the_simulated_windows() -> None:
         major, minor = got.axes[k] / np.asarray(fit["axes"])
         assert 0.9 < major < 1.2
         assert 0.95 < minor < 1.35
-        assert abs(got.angle[k] - fit["angle"]) < 0.05
+        assert abs(got.angle[k] - fit["angle"]) < 0.08
         eff_ref = ref.sumw_pass[-1] / ref.sumw_total
         assert 0.97 < got.efficiency[k] / eff_ref < 1.12
         assert 0 < got.efficiency_error[k] < 0.01
@@ -97,8 +100,12 @@ def test_efficiency_divides_by_generated_events(tiny: config.Config) -> None:
     assert once.efficiency[0] == pytest.approx(inside.sum() / 2000.0, rel=1e-12)
     eps = once.efficiency[0]
     assert once.efficiency_error[0] == pytest.approx(math.sqrt(eps * (1 - eps) / 2000), rel=1e-9)
-    # a 2-D Gaussian: the 2-sigma ellipse holds 1 - exp(-2) of it (within 3 binomial sigmas)
-    assert once.window_fraction[0] == pytest.approx(1 - math.exp(-2), abs=3 * 0.01)
+    # a 2-D Gaussian: the 2-sigma ellipse of the mixture covariance holds 1 - exp(-2) of it
+    # (within 3 binomial sigmas); the default tail contour, the wider fitted component's, more
+    mixture = config.loads(TINY + 'contour = "mixture"\n', source="tiny.toml")
+    fitted = windows.define(mixture, background=None, signal=[_gaussian_point(2000, 2000.0)])
+    assert fitted.window_fraction[0] == pytest.approx(1 - math.exp(-2), abs=3 * 0.01)
+    assert once.window_fraction[0] >= fitted.window_fraction[0]
 
 
 def _with(point: windows.SignalPoint, change: dict[str, Any]) -> windows.SignalPoint:

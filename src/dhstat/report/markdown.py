@@ -23,6 +23,7 @@ import numpy as np
 
 from dhstat import rundir
 from dhstat.jsonio import atomic_path, read_json
+from dhstat.report.calibration import calibration_rows, format_calibration
 from dhstat.report.settings import ReportSettings
 from dhstat.report.summary import format_summary, range_windows, summarize
 from dhstat.report.tables import Array, RunTables, collect, cut_label, cutflow_yields
@@ -253,6 +254,15 @@ def _figures(root: Path, pngs: Sequence[Path]) -> list[str]:
     return parts
 
 
+#: What the calibration table compares (its rows: :mod:`dhstat.report.calibration`).
+_CALIBRATION_NOTE = (
+    "Where a physicist checks first: the limit range over the windows of the quoted ranges, the "
+    "background composition in the windows, the window geometry (overlap of neighbouring windows, "
+    "signal fraction inside a window, windows per selected event) and the flat vs log-prior "
+    "difference, each against the paper and the goal it is held to (docs/calibration.md)."
+)
+
+
 def write_report(
     outdir: str | Path, settings: ReportSettings, *, figures: Sequence[Path] = ()
 ) -> Path:
@@ -287,6 +297,9 @@ def write_report(
     ]
     if tables.has("ma", "mh", "sigma_ul"):
         parts += _limits(tables, settings)
+    calibration = format_calibration(calibration_rows(summary, tables, settings.summary_ma_range))
+    if calibration:
+        parts += ["", "## Calibration against the paper", "", _CALIBRATION_NOTE, "", *calibration]
     if tables.has("z", "ma", "mh"):
         parts += _top_windows(tables.columns)
     flow = tables.documents.get("cutflow")

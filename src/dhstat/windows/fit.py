@@ -7,9 +7,15 @@ sample moments refined by a few EM iterations. A failed fit is retried from a si
 start with a stricter strategy; if it still fails, the window comes from the robust sample
 covariance and the point keeps ``fit_status = "fallback"`` (never dropped).
 
-The density of a two-Gaussian sum has no elliptical contours in general, so the window is defined
-through the covariance of the fitted mixture, ``S = f S1 + (1 - f) S2`` (exact for a common mean):
-the window is ``{d : d^T S^-1 d <= n_sigma^2}``, ``d = (x, y) - mu``.
+The window is the ``n_sigma`` contour ``{d : d^T S^-1 d <= n_sigma^2}``, ``d = (x, y) - mu``, of
+one covariance of the fit (``[windows] contour``, see :data:`CONTOURS`):
+
+* ``"tail"`` (default): ``S = S2``, the wider component. The two components differ only in their
+  widths, so its ``n_sigma`` ellipse is the outer of the two fitted ``n_sigma`` contours. It is the
+  reading of the paper's "two-standard-deviation contours resulting from the fit" that reproduces
+  its overlap, containment and windows per event (docs/calibration.md, part B).
+* ``"mixture"``: ``S = f S1 + (1 - f) S2``, the covariance of the fitted mixture (exact for a
+  common mean); the density of a two-Gaussian sum has no elliptical contours in general.
 
 Example:
     >>> rng = np.random.default_rng(2)
@@ -31,7 +37,10 @@ from numpy.typing import ArrayLike, NDArray
 
 from dhstat.windows.geometry import covariance_ellipse
 
-__all__ = ["FIT_STATUSES", "fit_ellipse"]
+__all__ = ["CONTOURS", "FIT_STATUSES", "fit_ellipse"]
+
+#: Values of ``[windows] contour``: which fitted covariance the window is the contour of.
+CONTOURS = ("tail", "mixture")
 
 #: Values of ``Windows.fit_status``: fit converged; converged after a retry; fit failed and the
 #: robust sample covariance was used; too few events to fit (resolution model used).
@@ -215,22 +224,32 @@ def _minimise(
     return _Fit(tuple(float(v) for v in m.values), "ok", float(m.fmin.edm) if m.fmin else 0.0)
 
 
-def _mixture_cov(p: Sequence[float]) -> FloatArray:
+def _window_cov(p: Sequence[float], contour: str) -> FloatArray:
+    """The covariance whose contour is the window: the tail component's or the mixture's."""
     _, _, sx1, sy1, sx2, sy2, rho, f = p
-    c1 = np.array([[sx1 * sx1, rho * sx1 * sy1], [rho * sx1 * sy1, sy1 * sy1]])
     c2 = np.array([[sx2 * sx2, rho * sx2 * sy2], [rho * sx2 * sy2, sy2 * sy2]])
+    if contour == "tail":
+        return c2
+    c1 = np.array([[sx1 * sx1, rho * sx1 * sy1], [rho * sx1 * sy1, sy1 * sy1]])
     return np.asarray(f * c1 + (1 - f) * c2, dtype=np.float64)
 
 
 def fit_ellipse(
-    x: ArrayLike, y: ArrayLike, *, n_sigma: float = 2.0, truncate_x: float | None = None
+    x: ArrayLike,
+    y: ArrayLike,
+    *,
+    n_sigma: float = 2.0,
+    contour: str = "tail",
+    truncate_x: float | None = None,
 ) -> tuple[dict[str, Any], FloatArray]:
     """Fit two 2-D Gaussians (common mean and correlation) and return the window ellipse.
 
     Args:
         x: M_recoil^2 of the (no-ISR, selected) signal events [GeV^2].
         y: M_mumu^2 of the same events [GeV^2].
-        n_sigma: Window size: the ``n_sigma`` contour of the mixture covariance.
+        n_sigma: Window size in standard deviations of the window's covariance.
+        contour: Which covariance (:data:`CONTOURS`): ``"tail"``, the wider component's;
+            ``"mixture"``, ``f S1 + (1 - f) S2``.
         truncate_x: Fit only the events with ``x <= truncate_x``, with the likelihood normalised
             to that half-plane (a truncated fit: the parameters are those of the whole
             distribution). Used for signal with ISR, whose tail lies at large x (see
@@ -238,8 +257,8 @@ def fit_ellipse(
 
     Returns:
         ``(fit, cov)``: fit results (``center``, ``axes``, ``angle``, ``sigma_core``,
-        ``sigma_tail``, ``rho``, ``core_fraction``, ``fit_status``, ``fit_edm``) and the mixture
-        covariance ``f S1 + (1 - f) S2``.
+        ``sigma_tail``, ``rho``, ``core_fraction``, ``fit_status``, ``fit_edm``) and the
+        covariance whose ``n_sigma`` contour is the window.
 
     Example:
         >>> rng = np.random.default_rng(1)
@@ -248,6 +267,9 @@ def fit_ellipse(
         >>> np.allclose(fit["center"], [1.0, 4.0], atol=0.02), fit["fit_status"]
         (True, 'ok')
     """
+    if contour not in CONTOURS:
+        msg = f"contour must be one of {CONTOURS}, got {contour!r}"
+        raise ValueError(msg)
     xs = np.asarray(x, dtype=np.float64)
     ys = np.asarray(y, dtype=np.float64)
     if truncate_x is not None and xs.size == ys.size:
@@ -283,8 +305,7 @@ def fit_ellipse(
     if p[2] * p[3] > p[4] * p[5]:
         p[2], p[3], p[4], p[5], p[7] = p[4], p[5], p[2], p[3], 1 - p[7]
     scale = np.array([kx, ky])
-    cov_u = _mixture_cov(p)
-    cov = cov_u * np.outer(scale, scale)
+    cov = _window_cov(p, contour) * np.outer(scale, scale)
     axes, angle = covariance_ellipse(cov, n_sigma)
     result = {
         "center": [ox + p[0] * kx, oy + p[1] * ky],

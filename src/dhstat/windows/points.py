@@ -167,7 +167,7 @@ def _fit_shape(
     if x.size < settings.fit_min_events:
         fit = resolution_fit(ma, mh, settings.grid, settings.n_sigma)
     else:
-        fit, _ = fit_ellipse(x, y, n_sigma=settings.n_sigma)
+        fit, _ = fit_ellipse(x, y, n_sigma=settings.n_sigma, contour=settings.contour)
     return fit, int(x.size)
 
 

@@ -88,7 +88,8 @@ class WindowSettings:
         n_events: Signal events simulated per grid point, without and with ISR.
         fit_max_events: At most this many selected no-ISR events enter an ellipse fit.
         fit_min_events: Fewer selected no-ISR events than this: the resolution model is used.
-        n_sigma: Window size in standard deviations of the fitted mixture covariance.
+        n_sigma: Window size in standard deviations of the window's fitted covariance.
+        contour: Which fitted covariance the window is the contour of (``"tail"``, ``"mixture"``).
         punzi_a: Punzi's number of sigmas ``a``.
         ceta_cut_min: First (tightest) candidate C_eta cut.
         ceta_cut_max: Last (loosest) candidate C_eta cut.
@@ -105,6 +106,7 @@ class WindowSettings:
     fit_max_events: int
     fit_min_events: int
     n_sigma: float
+    contour: str
     punzi_a: float
     ceta_cut_min: float
     ceta_cut_max: float
@@ -125,6 +127,7 @@ class WindowSettings:
             fit_max_events=int(w["fit_max_events"]),
             fit_min_events=int(w["fit_min_events"]),
             n_sigma=float(w["n_sigma"]),
+            contour=str(w["contour"]),
             punzi_a=float(w["punzi_a"]),
             ceta_cut_min=float(w["ceta_cut_min"]),
             ceta_cut_max=float(w["ceta_cut_max"]),

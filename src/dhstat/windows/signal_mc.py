@@ -195,7 +195,9 @@ def _fit_point(pid: int, point: SignalPoint, settings: WindowSettings) -> PointR
     x, y = point.events["mrecoil2"], point.events["mmumu2"]
     cut = core_cut(x)
     core = np.flatnonzero(x <= cut)[: settings.fit_max_events]
-    fit, _ = fit_ellipse(x[core], y[core], n_sigma=settings.n_sigma, truncate_x=cut)
+    fit, _ = fit_ellipse(
+        x[core], y[core], n_sigma=settings.n_sigma, contour=settings.contour, truncate_x=cut
+    )
     weight = point.events["weight"]
     sumw = float(weight.sum())
     mean_w2 = float(np.sum(weight * weight)) / sumw if sumw > 0 else 1.0

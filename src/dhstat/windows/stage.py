@@ -34,6 +34,12 @@ __all__ = ["define"]
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
+#: The windows file's ``contour`` description per ``[windows] contour``.
+_CONTOUR_TEXT = {
+    "tail": "n_sigma contour of the wider fitted component S2 (the tail Gaussian)",
+    "mixture": "n_sigma contour of the mixture covariance f*S1 + (1-f)*S2",
+}
+
 
 def __dir__() -> list[str]:
     return __all__
@@ -106,7 +112,7 @@ def define(
         grid=dict(cfg["grid"]),
         windows=dict(cfg["windows"]),
         ceta_cuts="punzi" if background is not None else "loosest",
-        contour="n_sigma contour of the mixture covariance f*S1 + (1-f)*S2",
+        contour=_CONTOUR_TEXT[settings.contour],
         summary=summary,
         **extra,
     )
