@@ -21,12 +21,14 @@ from numpy.typing import NDArray
 from scipy import special, stats
 
 __all__ = [
+    "fast_pmf",
     "flat_integral",
     "log_density",
     "log_integral",
     "log_pmf",
     "pvalue",
     "solve_increasing",
+    "solve_increasing_halley",
     "z_of_p",
 ]
 
@@ -51,6 +53,25 @@ def log_pmf(n: Array, mu: Array) -> Array:
 def pmf(n: Array, mu: Array) -> Array:
     """``Pois(n; mu)``."""
     value: Array = np.exp(log_pmf(n, mu))
+    return value
+
+
+def fast_pmf(n: Array, mu: Array, log_factorial: Array | None = None) -> Array:
+    """``Pois(n; mu)`` as :func:`pmf` (equal to rounding), several times faster on large arrays.
+
+    ``n ln mu`` with numpy's vectorised logarithm instead of ``xlogy``; ``log_factorial`` is
+    ``ln n!`` (broadcasting like n), passed when it is already known.
+
+    Example:
+        >>> bool(np.allclose(fast_pmf(np.array([0.0, 3.0]), np.array([0.0, 2.5])),
+        ...                  pmf(np.array([0.0, 3.0]), np.array([0.0, 2.5])), rtol=1e-14))
+        True
+    """
+    if log_factorial is None:
+        log_factorial = special.gammaln(np.asarray(n) + 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        power = np.where(n > 0, n * np.log(mu), 0.0)
+    value: Array = np.exp(power - mu - log_factorial)
     return value
 
 
@@ -217,6 +238,61 @@ def solve_increasing(
             (change <= rtol * np.abs(xa))
             | (ok & (change <= 0.1 * math.sqrt(rtol) * np.abs(xa)))
             | (ha - la <= rtol * np.abs(ha))
+        )
+        x[active] = step
+        active = active[~converged]
+    return x
+
+
+def solve_increasing_halley(
+    func: Callable[[Array, NDArray[np.intp]], tuple[Array, Array, Array]],
+    target: Array,
+    low: Array,
+    high: Array,
+    start: Array,
+    *,
+    rtol: float = 1e-12,
+    iterations: int = 100,
+) -> Array:
+    """Solve ``f(x) = target`` for increasing f on [low, high]: safeguarded Halley, vectorised.
+
+    As :func:`solve_increasing`, with ``func(x, rows)`` returning ``(f, f', f'')``. Halley's step
+    converges cubically; it falls back to Newton's step where its correction is large (far from
+    the root) and to bisection where the step leaves the bracket.
+
+    Example:
+        >>> square = lambda x, rows: (x * x, 2.0 * x, 2.0 + 0.0 * x)
+        >>> root = solve_increasing_halley(square, np.array([2.0, 9.0]), np.zeros(2),
+        ...                                np.full(2, 5.0), np.ones(2))
+        >>> np.round(root, 12).tolist()
+        [1.414213562373, 3.0]
+    """
+    lo, hi = low.astype(np.float64).copy(), high.astype(np.float64).copy()
+    x = np.clip(start, lo, hi).astype(np.float64)
+    active = np.arange(x.size)
+    for _ in range(iterations):
+        if not active.size:
+            break
+        xa = x[active]
+        value, slope, curvature = func(xa, active)
+        residual = value - target[active]
+        below = residual < 0
+        la = np.where(below, xa, lo[active])
+        ha = np.where(below, hi[active], xa)
+        lo[active], hi[active] = la, ha
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            newton = residual / slope
+            t = 0.5 * newton * curvature / slope
+            step = np.where(np.abs(t) < 0.5, xa - newton / (1.0 - t), xa - newton)
+        ok = np.isfinite(step) & (step >= la) & (step <= ha) & (slope > 0)
+        wide = (la > 0) & (ha > 4.0 * la)
+        middle = np.where(wide, np.sqrt(np.maximum(la, 1e-300) * ha), 0.5 * (la + ha))
+        step = np.where(ok, step, middle)
+        change = np.abs(step - xa)
+        # cubic convergence: after an accepted step of relative size <= rtol^(1/3) / 10 the next
+        # correction is far below rtol (saves the confirming evaluation)
+        converged = (ok & (change <= 0.1 * rtol ** (1.0 / 3.0) * np.abs(xa))) | (
+            ha - la <= rtol * np.abs(ha)
         )
         x[active] = step
         active = active[~converged]

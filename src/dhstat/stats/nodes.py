@@ -368,6 +368,31 @@ def panel_rule(
     return z, w / w.sum(axis=1, keepdims=True)
 
 
+#: Gauss rules of truncated normals computed in this process, by (order, bound): a scan plans the
+#: nodes of the same windows several times (observed and expected counts, p-values)
+_TRUNCATED_RULES: dict[tuple[int, float], tuple[NDArray[np.float64], NDArray[np.float64]]] = {}
+_TRUNCATED_RULES_MAX = 200_000
+
+
+def _truncated_rule(
+    size: int, bounds: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``priors.normal_rule(size, bounds)``, each distinct bound computed once per process."""
+    keys = [(size, float(b)) for b in bounds]
+    missing = sorted({key[1] for key in keys if key not in _TRUNCATED_RULES})
+    if missing:
+        if len(_TRUNCATED_RULES) + len(missing) > _TRUNCATED_RULES_MAX:
+            _TRUNCATED_RULES.clear()
+            missing = sorted({key[1] for key in keys})
+        z, w = priors.normal_rule(size, np.array(missing))
+        for bound, zi, wi in zip(missing, z, w, strict=True):
+            _TRUNCATED_RULES[size, bound] = (zi, wi)
+    if not keys:
+        return np.empty((0, size)), np.empty((0, size))
+    rules = [_TRUNCATED_RULES[key] for key in keys]
+    return np.stack([r[0] for r in rules]), np.stack([r[1] for r in rules])
+
+
 def _rule(
     kind: int, size: int, bounds: NDArray[np.float64], tolerance: float
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -377,7 +402,7 @@ def _rule(
         grading = kind - _PANELS
         return panel_rule(size // _PANEL_ORDER - grading, bounds, tolerance, grading)
     if kind == _TRUNCATED:
-        return priors.normal_rule(size, bounds)
+        return _truncated_rule(size, bounds)
     if kind == _TRAPEZOID:
         z, w = priors.trapezoid_rule(size, tolerance)
     else:

@@ -14,7 +14,6 @@ Example:
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,6 +60,33 @@ class WindowLimits:
     sigma_min: float | Array | None
 
 
+def _merged(groups: tuple[NodeSet, ...]) -> list[NodeSet]:
+    """Node groups with the same number of nodes merged into one.
+
+    The kernels cost per call a fixed Python overhead plus a share per node: merging the groups
+    of a window set (one per quadrature rule) saves the overhead. Only groups of equal size are
+    merged, so that every row sums the same numbers in the same order: a window's results do not
+    depend on the other windows of the set (the same bytes with 1 or N worker processes).
+    """
+    by_size: dict[int, list[NodeSet]] = {}
+    for group in groups:
+        if group.n.size:
+            by_size.setdefault(group.signal.shape[1], []).append(group)
+    return [_concatenate(same) for same in by_size.values()]
+
+
+def _concatenate(groups: list[NodeSet]) -> NodeSet:
+    if len(groups) == 1:
+        return groups[0]
+    return NodeSet(
+        rows=np.concatenate([g.rows for g in groups]),
+        n=np.concatenate([g.n for g in groups]),
+        signal=np.concatenate([g.signal for g in groups]),
+        background=np.concatenate([g.background for g in groups]),
+        weight=np.concatenate([g.weight for g in groups]),
+    )
+
+
 def _chunks(group: NodeSet, budget: int = 4_000_000) -> list[NDArray[np.int64]]:
     m, k = group.signal.shape
     size = max(1, budget // max(k, 1))
@@ -104,7 +130,7 @@ def window_bayes_factors(windows: WindowSet, *, sigma_max: float | None = None) 
     """
     smax_all = _sigma_max(windows, sigma_max)
     out = np.empty(len(windows))
-    for group in windows.nodes():
+    for group in _merged(windows.nodes()):
         for rows in _chunks(group):
             r = group.rows[rows]
             logbf = single_bin.log_bayes_factor_nodes(
@@ -176,22 +202,9 @@ def _flat_rows(
     check: bool,
 ) -> tuple[Array, Array | None]:
     """Flat limits of a chunk of rows, and the limits at ``check_factor * smax`` (if ``check``)."""
-    limit, total, edge = single_bin.flat_limit_total(n, s, b, w, cl, smax)
     if not check:
-        return limit, None
-    at_check = limit.copy()
-    # the check is needed only where the posterior mass between sigma_max and
-    # factor * sigma_max can matter; for posteriors falling at least like
-    # 1/sigma that mass is <= m(sigma_max) sigma_max ln(factor)
-    edge = edge * smax
-    with np.errstate(divide="ignore", invalid="ignore"):
-        need = ~(edge * math.log(check_factor) < 1e-3 * tolerance * total)
-    if need.any():
-        k = np.flatnonzero(need)
-        at_check[k] = single_bin.flat_limit_nodes(
-            n[k], s[k], b[k], w[k], cl, check_factor * smax[k]
-        )
-    return limit, at_check
+        return single_bin.flat_limit_nodes(n, s, b, w, cl, smax), None
+    return single_bin.flat_limit_checked(n, s, b, w, cl, smax, check_factor * smax, tolerance)
 
 
 def _dependent(
@@ -259,7 +272,7 @@ def window_upper_limits(
         wanted[:] = False
         wanted[np.asarray(rows, dtype=np.intp)] = True
     smax_all, smin_all = _checked_range(windows, cl, prior, sigma_max, sigma_min, wanted)
-    for full in windows.nodes():
+    for full in _merged(windows.nodes()):
         group = _select(full, wanted[full.rows])
         chunks = _chunks(group) if prior == "flat" else _log_chunks(group)
         for chunk in chunks:
