@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_helpers import run_main
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from dhstat.cli import main
 from dhstat.errors import InputError
 from dhstat.stats import bayes, generic, generic_bayes, significance
 from dhstat.stats.model import window_spec
@@ -44,18 +44,6 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
     }
 
 
-def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        main(argv)
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    else:
-        code = 0
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 def _assert_one_line(code: int, err: str, *fragments: str) -> str:
     assert code == 2, err
     assert "Traceback" not in err
@@ -75,7 +63,7 @@ def _bad(
     cwd = Path.cwd()
     os.chdir(tmp_path)
     try:
-        code, _, err = _run(argv, capsys)
+        code, _, err = run_main(argv, capsys)
     finally:
         os.chdir(cwd)
     line = _assert_one_line(code, err, *fragments)
@@ -175,7 +163,7 @@ def test_good_configuration_edges_still_pass(
         "[windows]\nceta_cut_min = 0.8\nceta_cut_max = 0.8\n"
         "[systematics.mass_resolution]\nma_gev = [1.0, 2.0, 3.0]\nsignal = [0.1, 0.2, 0.3]\n"
     )
-    code, out, err = _run(["config", "check", str(path)], capsys)
+    code, out, err = run_main(["config", "check", str(path)], capsys)
     assert code == 0, err
     assert "valid" in out
 
@@ -538,7 +526,7 @@ def test_a_free_background_normalisation_is_accepted(
         )
     )
     path = _write(tmp_path / "ws.json", spec)
-    code, out, err = _run(["limit", str(path), "--json"], capsys)
+    code, out, err = run_main(["limit", str(path), "--json"], capsys)
     assert code == 0, err
     doc = json.loads(out)
     assert 0 < doc["upper_limit"] <= doc["sigma_max"]
@@ -832,3 +820,47 @@ def test_a_poi_bound_of_1e300_gives_valid_numbers() -> None:
     assert flat.upper_limit == pytest.approx(0.9e300, rel=1e-6)
     b10, _ = generic_bayes.bayes_factor(empty)
     assert b10 == pytest.approx(1.0, rel=1e-9)
+
+
+def test_a_huge_count_in_one_bin_gives_the_tail_z_and_b10_near_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # issue 14/17 (the adversarial suite's "huge observation"): 1e9 events, b = 19.6 with a
+    # normsys of +-1.16 %: the normsys is pulled to alpha ~ 1400 so the background reaches the count
+    # (ln p ~ -1e6, Z ~ 1438; tests/stats/test_huge_counts.py integrates it independently), and the
+    # signal (at most 540 events) hardly matters: B10 ~ 1. Prior-node quadrature gave Z = 181955
+    # with p = 0 (the Poisson tail of its largest node), which no Z of p = 0 could be checked against
+    eps, b, r = 1.179869305188547, 19.627895736350307, 0.0116214843923277
+    spec = window_spec(n=0, signal=eps, backgrounds={"b": b}, sigma_max=452.767)
+    samples = spec["channels"][0]["samples"]
+    samples[0]["modifiers"].append(
+        {
+            "name": "shape",
+            "type": "histosys",
+            "data": {"hi_data": [eps * (1 + r)], "lo_data": [eps * (1 - r)]},
+        }
+    )
+    samples[1]["modifiers"] += [
+        {"name": "norm", "type": "normsys", "data": {"hi": 1 + r, "lo": 1 - r}},
+        {"name": "staterror_window", "type": "staterror", "data": [r * b]},
+    ]
+    spec["observations"][0]["data"] = [10**9]
+    path = _write(tmp_path / "ws.json", spec)
+    code, out, err = run_main(["significance", str(path), "--json"], capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["integration"] == "importance-sampling"
+    assert doc["p_value"] == 0.0  # underflows; ln p carries it
+    log_p = doc["log_p_value"]
+    # Z ~ alpha of the pull: at most ln(n / b) / ln(1 + r) = 1537 (the normsys alone)
+    assert 1300 < doc["z"] < 1537
+    assert doc["z"] == pytest.approx(
+        math.sqrt(-2 * log_p - math.log(-4 * math.pi * log_p)), rel=1e-3
+    )
+    assert 1.0 < doc["bayes_factor"] < 1.08  # ln B10 <= alpha x 540 / (n ln(1 + r)) ~ 0.07
+    # the text output says how p was obtained and carries ln p where p underflows
+    code, out, err = run_main(["significance", str(path)], capsys)
+    assert code == 0, err
+    first = out.splitlines()[0]
+    assert f"ln p = {log_p:.8g}" in first
+    assert "importance sampling" in first

@@ -16,8 +16,8 @@ from typing import Any
 import jsonpatch
 import pyhf
 import pytest
+from cli_helpers import run_main
 
-from dhstat.cli import main
 from dhstat.errors import InputError
 from dhstat.stats import sources
 from dhstat.stats.model import window_spec
@@ -44,20 +44,8 @@ def _tar(path: Path, members: dict[str, bytes]) -> Path:
     return path
 
 
-def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        main(argv)
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    else:
-        code = 0
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 def _one_line_error(argv: list[str], capsys: pytest.CaptureFixture[str], *fragments: str) -> None:
-    code, _, err = _run(argv, capsys)
+    code, _, err = run_main(argv, capsys)
     assert code == 2, err
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
@@ -185,7 +173,7 @@ def test_cli_reads_patchset_and_archive(
         [str(BKG), "--patchset", str(PATCHSET), "--patch", PATCH],
         [str(archive), "--patch", PATCH],
     ):
-        code, out, err = _run([command, *argv, *extra, "--json"], capsys)
+        code, out, err = run_main([command, *argv, *extra, "--json"], capsys)
         assert code == 0, err
         docs.append(json.loads(out))
     assert docs[0] == docs[1] == docs[2]

@@ -137,9 +137,18 @@ def _schema(name: str) -> str | None:
     return name if name in schemas.names() else None
 
 
-def _z_problems(p: float, z: Any, rel: float) -> list[str]:
+def _z_problems(p: float, z: Any, rel: float, log_p: Any = None) -> list[str]:
     if not _finite(z):
         return [f"Z is not a finite number: {z!r} (p = {p!r})"]
+    if _finite(log_p):  # ln p given (one bin): Z from it, also where p underflows
+        want = max(0.0, float(-special.ndtri_exp(min(log_p, 0.0))))
+        if not _close(z, want, rel, 1e-9):
+            return [f"Z = {z!r} does not match ln p = {log_p!r} (Z = {want!r})"]
+        if p != 0.0 and not _close(math.log(p), log_p, 1e-9, 1e-9):
+            return [f"p = {p!r} does not match ln p = {log_p!r}"]
+        return []
+    if p == 0.0 and stats.norm.sf(z) == 0.0:  # p underflows: Z (> 38.5) carries its size
+        return []
     two_sided = float(stats.norm.isf(p))
     candidates = [two_sided, max(0.0, two_sided)]
     if not any(math.isfinite(c) and _close(z, c, rel, 1e-9) for c in candidates):
@@ -155,7 +164,7 @@ def significance_problems(
     p = doc.get("p_value")
     if not (_finite(p) and 0.0 <= p <= 1.0):
         return [f"p_value not in [0, 1]: {p!r}"]
-    problems += _z_problems(p, doc.get("z"), max(rel, 1e-7))
+    problems += _z_problems(p, doc.get("z"), max(rel, 1e-7), doc.get("log_p_value"))
     b10 = doc.get("bayes_factor")
     if not (_finite(b10) and b10 >= 0.0):
         problems.append(f"B10 not finite and >= 0: {b10!r}")

@@ -21,20 +21,8 @@ def test_workspace_input_gives_a_valid_result_or_one_clean_error(
     assert_promise(explore(generator, kind, shared, examples=DEFAULT_EXAMPLES))
 
 
-# Known wrong result, found by this test at scale: one bin with 1e9 observed events and a few
-# hundred expected at most gives B10 ~ 1 from the posterior-following integration (it should be
-# beyond the largest float, an error line). Open in issue 14; strict, so a fix is noticed.
-_KNOWN = {
-    "huge observation": pytest.mark.xfail(
-        strict=True, reason="B10 ~ 1 for 1e9 events in one bin with nuisances (issue 14)"
-    )
-}
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "kind", [pytest.param(k, marks=_KNOWN[k]) if k in _KNOWN else k for k in generator.KINDS]
-)
+@pytest.mark.parametrize("kind", generator.KINDS)
 def test_workspace_input_at_scale(kind: str, shared: dict[str, Any]) -> None:
     assert_promise(explore(generator, kind, shared, examples=SLOW_EXAMPLES))
 

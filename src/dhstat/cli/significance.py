@@ -128,6 +128,11 @@ def _lines(result: significance.Significance, doc: dict[str, Any]) -> list[str]:
             f"p = {result.p_value:.6g} +- {result.p_value_uncertainty:.2g}, "
             f"Z = {result.z:.4g} +- {result.z_uncertainty:.2g} (hybrid, {result.toys} toys)"
         )
+    elif result.integration == "importance-sampling" and result.log_p_value is not None:
+        first = (
+            f"p = {result.p_value:.6g} (ln p = {result.log_p_value:.8g}), "
+            f"Z = {result.z:.6g} +- {result.z_uncertainty:.2g} (hybrid, importance sampling)"
+        )
     else:
         first = f"p = {result.p_value:.6g}, Z = {_common.fmt(doc['z'])} ({result.method})"
     if result.bayes_factor < math.inf:

@@ -74,7 +74,8 @@ class Settings:
     """Numerical settings of the stats engine (the ``[stats]`` config table).
 
     ``is_samples`` (importance-sampling draws of the posterior-centred integration, doubled up to
-    ``is_max_samples`` while the effective sample size is below 400) are not config keys yet: the
+    ``is_max_samples`` while the effective sample size is below 400, or the relative numerical
+    error of the limit or of B10 above ``is_target_error``) are not config keys yet: the
     defaults apply. ``mc_seed`` seeds those draws.
 
     Example:
@@ -91,6 +92,7 @@ class Settings:
     sigma_max_check_factor: float = 10.0
     is_samples: int = 16_000
     is_max_samples: int = 128_000
+    is_target_error: float = 0.005
 
     @classmethod
     def from_config(cls, table: Mapping[str, Any]) -> Settings:
@@ -363,6 +365,29 @@ class GenericModel:
             )
             result.append(int(order))
         return tuple(result)
+
+    def quadrature_exact(self, settings: Settings) -> bool:
+        """Whether prior-node quadrature (:meth:`nodes`) is exact here (then it is used).
+
+        That is: no nuisance parameter; or one bin, no free parameter and a rule of every
+        parameter below the largest order (the quadrature tolerance reached). Elsewhere the
+        integrals follow the posterior (:mod:`dhstat.stats.marginal`).
+
+        Example:
+            >>> from dhstat.stats.model import window_spec
+            >>> spec = window_spec(n=2, signal=1.0, backgrounds={"b": 0.5},
+            ...                    background_shifts={"b": {"jes": 0.1}})
+            >>> GenericModel.from_spec(spec).quadrature_exact(Settings())
+            True
+        """
+        if not self.priors:
+            return True
+        if self.n_bins != 1 or any(p.kind == "flat" for p in self.priors):
+            return False
+        orders = self.orders(settings)
+        if any(o >= settings.max_quadrature_order for o in orders):
+            return False
+        return math.prod(orders) <= settings.max_quadrature_points
 
     def nodes(self, settings: Settings) -> GenericNodes:
         """Prior nodes: tensor-product quadrature, or Monte Carlo for large models."""

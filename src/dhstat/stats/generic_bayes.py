@@ -175,26 +175,10 @@ _SUPPORT_DRAWS = 2000
 _MIN_ESS = 400.0
 
 
-def _quadrature_exact(model: GenericModel, settings: Settings) -> bool:
-    """Whether prior-node quadrature is exact here (then it is used).
-
-    That is: no nuisance parameter; or one bin, no free parameter and a rule of every
-    parameter below the largest order (the quadrature tolerance reached).
-    """
-    if not model.priors:
-        return True
-    if model.n_bins != 1 or any(p.kind == "flat" for p in model.priors):
-        return False
-    orders = model.orders(settings) if model.priors else ()
-    if any(o >= settings.max_quadrature_order for o in orders):
-        return False
-    return math.prod(orders) <= settings.max_quadrature_points
-
-
 def _integration(
     model: GenericModel, settings: Settings, smax: float, samples: int | None = None
 ) -> _Integration:
-    if _quadrature_exact(model, settings):
+    if model.quadrature_exact(settings):
         return _Integration(model.nodes(settings), model.observed, model.source)
     posterior = marginal.posterior_nodes(model, settings, sigma_max=smax, samples=samples)
     return _Integration(posterior.nodes, posterior.observed, model.source, posterior)
@@ -283,7 +267,7 @@ def _sampled_limit(
 def _limit_and_error(
     model: GenericModel, settings: Settings, cl: float, prior: Prior, smin: float, smax: float
 ) -> _Limit:
-    """The limit with its error; importance-sampling draws doubled while the ESS is too small."""
+    """The limit with its error; draws doubled while the ESS is small or the error above target."""
     samples = settings.is_samples
     factor = settings.sigma_max_check_factor
     while True:
@@ -293,7 +277,10 @@ def _limit_and_error(
             at_check = _generic_limit(work, cl, prior, smin, factor * smax)
             return _Limit(work, limit, 0.0, at_check if prior == "flat" else None, None)
         result = _sampled_limit(work, cl, prior, smin, smax, factor)
-        if result.ess is None or result.ess >= _MIN_ESS or 2 * samples > settings.is_max_samples:
+        precise = result.error <= settings.is_target_error * result.limit
+        if result.ess is None or 2 * samples > settings.is_max_samples:
+            return result
+        if result.ess >= _MIN_ESS and precise:
             return result
         samples *= 2
 
@@ -406,9 +393,11 @@ def _log_bayes_factor_and_error(
         if work.nodes.method == "posterior-grid":  # bounded by the half-resolution grid's
             return value, abs(value - _curve_log_bf(curve, [0], smax))
         ess = _ess(work, (0.0, work.posterior.sigma_hat))
-        if ess >= _MIN_ESS or 2 * samples > settings.is_max_samples:
-            parts = [_curve_log_bf(curve, [b], smax) for b in range(curve.batches)]
-            return value, _standard_error(parts)
+        parts = [_curve_log_bf(curve, [b], smax) for b in range(curve.batches)]
+        error = _standard_error(parts)
+        precise = ess >= _MIN_ESS and error <= settings.is_target_error
+        if precise or 2 * samples > settings.is_max_samples:
+            return value, error
         samples *= 2
 
 

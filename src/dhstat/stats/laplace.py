@@ -177,6 +177,8 @@ class Fit:
         hessian: Minus the Hessian of ``ln p`` in (theta) or (theta, sigma), shape (N[+1], N[+1]).
         log_posterior: ``ln p`` at the mode.
         converged: Whether the last step changed ``ln p`` by less than 1e-9.
+        gradient: Gradient of ``ln p`` at the mode, shape (N[+1],): zero inside the allowed
+            region, large where the mode sits on a bound (a free parameter at its limit).
     """
 
     theta: Array
@@ -184,6 +186,7 @@ class Fit:
     hessian: Array
     log_posterior: float
     converged: bool
+    gradient: Array | None = None
 
 
 def _step_sizes(evaluator: Evaluator, theta: Array) -> Array:
@@ -250,6 +253,38 @@ def _newton(
     return grad, hess, s
 
 
+def _projected_step(
+    evaluator: Evaluator,
+    full: Array,
+    grad: Array,
+    hess: Array,
+    fit_sigma: bool,
+    sigma_max: float,
+) -> Array:
+    """The Newton step with the coordinates pinned at a bound (gradient pointing out) held.
+
+    A huge count can push a free parameter to its bound while another one (a staterror)
+    must still move far: the full Newton step, projected by clipping afterwards, would mix
+    the two (their effects on the rates are nearly collinear) and gain nothing.
+    """
+    lower = np.append(evaluator.lower, 0.0) if fit_sigma else evaluator.lower
+    upper = np.append(evaluator.upper, sigma_max) if fit_sigma else evaluator.upper
+    span = np.where(np.isfinite(upper - lower), upper - lower, 1.0)
+    pinned = ((full <= lower + 1e-8 * span) & (grad < 0)) | (
+        (full >= upper - 1e-8 * span) & (grad > 0)
+    )
+    free = np.flatnonzero(~pinned)
+    step = np.zeros_like(grad)
+    if not free.size:
+        return step
+    reduced = hess[np.ix_(free, free)]
+    try:
+        step[free] = np.linalg.solve(reduced, grad[free])
+    except np.linalg.LinAlgError:
+        step[free] = grad[free] / np.maximum(np.diag(reduced), 1e-12)
+    return step
+
+
 def fit(
     evaluator: Evaluator,
     start: Array,
@@ -280,13 +315,11 @@ def fit(
         current = float(evaluator.log_posterior(theta[None, :], sigma, s0, b0)[0])
     converged = False
     hess = np.eye(theta.size + int(fit_sigma))
+    grad = np.zeros(theta.size + int(fit_sigma))
     for _ in range(max_iterations):
         grad, hess, _s = _newton(evaluator, theta, sigma, fit_sigma, sigma_max)
-        try:
-            step = np.linalg.solve(hess, grad)
-        except np.linalg.LinAlgError:
-            step = grad / np.maximum(np.diag(hess), 1e-12)
         full = np.append(theta, sigma) if fit_sigma else theta
+        step = _projected_step(evaluator, full, grad, hess, fit_sigma, sigma_max)
         trial = full[None, :] + _STEPS[:, None] * step[None, :]
         if fit_sigma:
             trial[:, -1] = np.clip(trial[:, -1], 0.0, sigma_max)
@@ -305,7 +338,12 @@ def fit(
             converged = True
             break
     if converged:
-        _, hess, _s = _newton(evaluator, theta, sigma, fit_sigma, sigma_max)
+        grad, hess, _s = _newton(evaluator, theta, sigma, fit_sigma, sigma_max)
     return Fit(
-        theta=theta, sigma=float(sigma), hessian=hess, log_posterior=current, converged=converged
+        theta=theta,
+        sigma=float(sigma),
+        hessian=hess,
+        log_posterior=current,
+        converged=converged,
+        gradient=grad,
     )

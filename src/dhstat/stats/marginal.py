@@ -8,12 +8,19 @@ draws that follow the posterior, not the prior:
    about 6.5 widths above the mode;
 2. at each anchor the conditional mode of theta and its Hessian: a multivariate Student-t proposal
    (:data:`DF` degrees of freedom: heavy tails) centred there with the inverse Hessian as scale;
-3. the same number of draws from each proposal (stratified), weighted by
+3. the same number of draws from each proposal (stratified; randomised quasi-Monte Carlo: a
+   scrambled Sobol sequence per batch and proposal, :func:`_draw`), weighted by
    ``pi(theta) / q_mix(theta)`` where ``q_mix`` is the equal mixture of the proposals (the balance
    heuristic of multiple importance sampling): one set of draws serves every sigma, so ``ln m(sigma)``
    is smooth in sigma (common random numbers);
 4. the draws are split into :data:`BATCHES` independent batches, each stratified over the
    proposals; the spread of the results over the batches is their numerical uncertainty.
+   :mod:`dhstat.stats.generic_bayes` doubles the draws while that uncertainty is above
+   ``Settings.is_target_error`` (relative) or the effective sample size is small.
+
+A mode on a bound (a free parameter pushed to its limit by a huge count) is fitted with that
+coordinate held (:func:`dhstat.stats.laplace.fit`); its proposal is narrowed to the posterior's
+exponential fall-off there. :func:`prior_draws`: prior expectations at POI 0 (one-bin p-value).
 
 With at most :data:`GRID_DIMENSIONS` nuisance parameters the draws are replaced by a dense
 trapezoid grid over the same region (every proposal's +-10 widths), ``method`` ``"posterior-grid"``;
@@ -44,6 +51,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 from scipy import special
+from scipy.stats import qmc
 
 from dhstat.errors import InputError
 from dhstat.parallel import task_rng
@@ -56,8 +64,10 @@ __all__ = [
     "DF",
     "GRID_DIMENSIONS",
     "Posterior",
+    "PriorDraws",
     "effective_sample_size",
     "posterior_nodes",
+    "prior_draws",
 ]
 
 Array = NDArray[np.float64]
@@ -73,7 +83,9 @@ _INFLATE = 1.2
 #: Above this many dimensions the inflation shrinks as sqrt(_FEW / dim); df grows as dim.
 _FEW = 1.0
 _DF_PER_DIM = 2.0
-_CACHE: OrderedDict[tuple[int, Settings, float], tuple[GenericModel, Posterior]] = OrderedDict()
+_CACHE: OrderedDict[tuple[int, Settings, float], tuple[GenericModel, Posterior, int]] = (
+    OrderedDict()
+)
 
 
 #: The evaluator of the last model (its pyhf models, one per batch size, are reused), and its
@@ -139,7 +151,16 @@ def _shape(dim: int) -> tuple[float, float]:
     )
 
 
-def _proposal(centre: Array, hessian: Array) -> _Proposal:
+def _proposal(centre: Array, hessian: Array, gradient: Array | None = None) -> _Proposal:
+    """The Student-t around a mode; ``gradient`` (of ln p there) narrows it at a bound.
+
+    A mode on a bound (a free parameter at its limit, pulled outward by a huge count) has a
+    posterior that falls off exponentially, on the scale 1 / |gradient|, which can be far below
+    the curvature's width: the squared gradient is added to the curvature (zero inside).
+    """
+    if gradient is not None:
+        g = np.where(np.isfinite(gradient[: centre.size]), gradient[: centre.size], 0.0)
+        hessian = hessian + np.diag(g * g)
     df, inflate = _shape(centre.size)
     # by eigenvalues, floored: a mode at the edge of the allowed region (a rate near 0) can give
     # a curvature of 1e25 in one direction, and the Hessian is then singular to rounding
@@ -155,12 +176,36 @@ def _proposal(centre: Array, hessian: Array) -> _Proposal:
     return _Proposal(centre, chol, float(2.0 * np.log(np.diag(chol)).sum()), df)
 
 
+#: Largest dimension of scipy's Sobol sequences (beyond, plain pseudo-random draws).
+_SOBOL_MAX_DIM = 21201
+
+
 def _draw(proposal: _Proposal, rng: np.random.Generator, size: int) -> Array:
+    """``size`` draws of the Student-t proposal: randomised quasi-Monte Carlo.
+
+    A scrambled Sobol sequence (seeded from ``rng``) in dim + 1 coordinates through the normal
+    and chi-square quantiles: each point is exactly distributed as the proposal (unbiased; each
+    batch its own scrambling, so the batches' spread stays an honest error), but the points
+    fill the space evenly: a third of the error of B10 on the N-bin models of issue 14.
+    """
     dim = proposal.centre.size
-    z = rng.standard_normal((size, dim))
-    u = rng.chisquare(proposal.df, size) / proposal.df
+    if dim + 1 > _SOBOL_MAX_DIM:
+        z = rng.standard_normal((size, dim))
+        u = rng.chisquare(proposal.df, size) / proposal.df
+    else:
+        sobol = qmc.Sobol(d=dim + 1, scramble=True, seed=rng)
+        points = sobol.random_base2(max(math.ceil(math.log2(size)), 1))[:size]
+        points = np.clip(points, 1e-300, 1.0 - 1e-16)
+        z = special.ndtri(points[:, :dim])
+        u = special.chdtri(proposal.df, 1.0 - points[:, dim]) / proposal.df
     draws: Array = proposal.centre + (z @ proposal.chol.T) / np.sqrt(u)[:, None]
     return draws
+
+
+def _per_proposal(samples: int, proposals: int) -> int:
+    """Draws per proposal and batch: a power of two (Sobol's balance), ``samples`` in total +-40 %."""
+    per = max(samples / (proposals * BATCHES), 2.0)
+    return int(2 ** round(math.log2(per)))
 
 
 def _log_t(proposal: _Proposal, x: Array) -> Array:
@@ -239,9 +284,9 @@ def _proposals(evaluator: Evaluator, sigma_max: float) -> _Proposals:
     for sigma in anchors:
         start = joint.theta + np.clip(slope * (sigma - joint.sigma), -reach, reach)
         result = fit(evaluator, start, sigma=sigma, tolerance=1e-6, max_iterations=20)
-        components.append(_proposal(result.theta, result.hessian))
+        components.append(_proposal(result.theta, result.hessian, result.gradient))
         components.extend(
-            _proposal(other.theta, other.hessian)
+            _proposal(other.theta, other.hessian, other.gradient)
             for other in _other_modes(evaluator, result, sigma)
         )
     return _Proposals(components, anchors, joint.sigma, width)
@@ -325,7 +370,7 @@ def _fold(
 def _nodes(
     evaluator: Evaluator, proposals: list[_Proposal], samples: int, seed: int
 ) -> tuple[GenericNodes, Array]:
-    per = max(math.ceil(samples / (len(proposals) * BATCHES)), 2)
+    per = _per_proposal(samples, len(proposals))
     draws, batch = [], []
     for b in range(BATCHES):
         for j, proposal in enumerate(proposals):
@@ -411,7 +456,7 @@ def posterior_nodes(
     count = settings.is_samples if samples is None else samples
     key = (id(model), settings, float(sigma_max))
     hit = _CACHE.get(key)
-    if hit is not None and hit[0] is model and hit[1].samples >= count:
+    if hit is not None and hit[0] is model and hit[2] >= count:  # as many draws asked for
         _CACHE.move_to_end(key)
         return hit[1]
     evaluator = _EVALUATORS.get(id(model))
@@ -441,10 +486,99 @@ def posterior_nodes(
         int(nodes.weight.size),
         observed,
     )
-    _CACHE[key] = (model, result)
+    _CACHE[key] = (model, result, count)
     while len(_CACHE) > 4:
         _CACHE.popitem(last=False)
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class PriorDraws:
+    """Draws for prior expectations: ``E_pi[f | allowed] = sum_k r_k f_k / sum_k r_k``.
+
+    ``r_k = exp(log_ratio[k])`` (self-normalised importance sampling over the allowed region);
+    the same within each batch gives the estimates whose spread is the numerical uncertainty.
+
+    Attributes:
+        signal: S_i at each draw, shape (k, bins) (every bin, none folded).
+        background: B_i at each draw, shape (k, bins).
+        log_ratio: ``ln pi(theta) - ln q(theta)`` (prior over the proposal mixture, up to one
+            constant), ``-inf`` outside the allowed region, shape (k,).
+        batch: Batch of each draw (:data:`BATCHES` batches), shape (k,).
+    """
+
+    signal: Array
+    background: Array
+    log_ratio: Array
+    batch: NDArray[np.int64]
+
+
+def _prior_proposal(evaluator: Evaluator) -> _Proposal:
+    """A Student-t matched to the priors' means and widths (the defensive component)."""
+    mean = np.array([p.mean for p in evaluator.priors], dtype=np.float64)
+    width = np.array([p.width for p in evaluator.priors], dtype=np.float64)
+    width = np.where(np.isfinite(width) & (width > 0), width, 1.0)
+    return _proposal(mean, np.diag(1.0 / width**2))
+
+
+def prior_draws(model: GenericModel, settings: Settings, samples: int | None = None) -> PriorDraws:
+    """Draws for expectations over the nuisance prior at POI 0, where the data put the posterior.
+
+    The proposal is a defensive mixture: Student-t components at the posterior mode(s) at POI 0
+    (:func:`dhstat.stats.laplace.fit`, with the further modes of piecewise interpolations) and one
+    matched to the priors, in equal parts (balance heuristic). So an integrand far in the priors'
+    tails (a count far above the background: the hybrid p-value) and one spread like the prior
+    are both estimated with a bounded variance.
+
+    Example:
+        >>> from dhstat.stats.generic import GenericModel, Settings
+        >>> from dhstat.stats.model import window_spec
+        >>> spec = window_spec(n=40, signal=1.0, backgrounds={"b": 2.0},
+        ...                    background_shifts={"b": {"x": 0.5}})
+        >>> draws = prior_draws(GenericModel.from_spec(spec), Settings(), samples=2000)
+        >>> draws.background.shape[1], int(draws.batch.max()) + 1
+        (1, 10)
+    """
+    count = settings.is_samples if samples is None else samples
+    evaluator = Evaluator(model)
+    _check_possible(evaluator)
+    start = np.array([p.mean for p in evaluator.priors], dtype=np.float64)
+    mode = fit(evaluator, start, sigma=0.0)
+    components = [_proposal(mode.theta, mode.hessian, mode.gradient), _prior_proposal(evaluator)]
+    components[1:1] = [
+        _proposal(other.theta, other.hessian, other.gradient)
+        for other in _other_modes(evaluator, mode, 0.0)
+    ]
+    per = _per_proposal(count, len(components))
+    draws, batch = [], []
+    for b in range(BATCHES):
+        for j, proposal in enumerate(components):
+            draws.append(_draw(proposal, task_rng(settings.mc_seed, b, j), per))
+            batch.append(np.full(per, b, dtype=np.int64))
+    theta = np.concatenate(draws)
+    log_q = special.logsumexp(np.stack([_log_t(p, theta) for p in components]), axis=0)
+    log_ratio = evaluator.log_prior(theta) - log_q
+    inside = np.isfinite(log_ratio)
+    signal = np.zeros((theta.shape[0], model.n_bins))
+    background = np.zeros_like(signal)
+    if inside.any():
+        signal[inside], background[inside] = evaluator.rates(theta[inside])
+    finite: NDArray[np.bool_] = np.asarray(
+        np.isfinite(signal).all(axis=1) & np.isfinite(background).all(axis=1)
+    )
+    scale = np.abs(np.where(finite[:, None], signal, 0.0)).max()
+    scale += np.abs(np.where(finite[:, None], background, 0.0)).max()
+    eps = 1e-13 * scale
+    with np.errstate(invalid="ignore"):
+        allowed = inside & finite & (signal >= -eps).all(axis=1) & (background >= -eps).all(axis=1)
+    if not allowed.any():
+        raise InputError(
+            model.source, "(priors)", "nuisance priors with a non-empty allowed region"
+        )
+    signal = np.where(allowed[:, None], np.maximum(signal, 0.0), 0.0)
+    background = np.where(allowed[:, None], np.maximum(background, 0.0), 0.0)
+    log_ratio = np.where(allowed, log_ratio, -np.inf)
+    return PriorDraws(signal, background, log_ratio, np.concatenate(batch))
 
 
 def effective_sample_size(nodes: GenericNodes, observed: Array, sigma: float) -> float:

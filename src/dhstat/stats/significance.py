@@ -14,7 +14,12 @@ The asymptotic method is pyhf's discovery test statistic q0 (Cowan et al., arXiv
 
 Which hybrid computation a workspace gets (decided before any heavy computation):
 
-* one bin and no free parameters (the windows): exact quadrature over the priors, as above;
+* one bin and no free parameters (the windows): exact quadrature over the priors, as above, where
+  it is exact (:meth:`~dhstat.stats.generic.GenericModel.quadrature_exact`); otherwise (a count far
+  in the tail, a nuisance parameter the data pull far from its prior) the same integral by
+  importance sampling that follows the integrand (:func:`dhstat.stats.marginal.prior_draws`: the
+  posterior at POI 0 and the priors, a defensive mixture), with its numerical uncertainty; ``ln p``
+  is summed in log space, so Z is right also where p underflows;
 * several bins, or free parameters (normfactors other than the POI, shapefactors): toys of the
   test statistic ``sum_i n_i ln(1 + s_i / b_i)`` under the background-only prior predictive, with
   their Monte Carlo error and adaptive toy count (:mod:`dhstat.stats.hybrid`, which documents the
@@ -45,7 +50,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import special, stats
 
 from dhstat.errors import InputError
-from dhstat.stats import _core, generic_bayes, hybrid, priors
+from dhstat.stats import _core, generic_bayes, hybrid, marginal, priors
 from dhstat.stats.generic import GenericModel, Settings, quiet_pyhf
 from dhstat.stats.hybrid import HybridSettings
 from dhstat.stats.model import WindowSet
@@ -77,10 +82,11 @@ class Significance:
         method: ``"hybrid"`` or ``"asymptotic"`` (the p-value; the Bayes factor is always
             integrated over the priors).
         poi: POI name.
-        integration: How p was obtained: ``"quadrature"`` (exact, one bin), ``"toys"``
-            (hybrid by toys) or, for the asymptotic method, the Bayes factor's integration.
-        p_value_uncertainty: Monte Carlo standard error of p (toys; 0 for quadrature and
-            asymptotic, which have no sampling error).
+        integration: How p was obtained: ``"quadrature"`` (exact, one bin),
+            ``"importance-sampling"`` (one bin, where quadrature is not exact), ``"toys"``
+            (hybrid by toys) or ``"asymptotic"``.
+        p_value_uncertainty: Monte Carlo standard error of p (toys, importance sampling; 0 for
+            quadrature and asymptotic, which have no sampling error).
         bayes_factor_uncertainty: Numerical standard error of B10 (``B10 x`` that of ln B10).
         log_bayes_factor: ``ln B10`` (finite also where B10 overflows a float).
         z_uncertainty: Monte Carlo error of Z (toys; +inf when no toy exceeds the data).
@@ -90,6 +96,8 @@ class Significance:
         reference_poi: ``mu_ref`` of the test statistic (``None`` without toys).
         free_parameters: Free parameters of the model (drawn from their Laplace posterior).
         free_parameter_treatment: How free parameters entered the p-value (``None`` if none).
+        log_p_value: ``ln p`` where known without rounding (one bin: finite also where p
+            underflows to 0; ``None`` for toys and the asymptotic method).
     """
 
     p_value: float
@@ -109,11 +117,13 @@ class Significance:
     reference_poi: float | None = None
     free_parameters: tuple[str, ...] = ()
     free_parameter_treatment: str | None = None
+    log_p_value: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (``dhstat significance --json``); infinities are written as null."""
         return {
             "p_value": self.p_value,
+            "log_p_value": self.log_p_value,
             "z": _finite_or_none(self.z),
             "bayes_factor": _finite_or_none(self.bayes_factor),
             "log_bayes_factor": self.log_bayes_factor,
@@ -204,19 +214,102 @@ def _log_tail(n: float, background: NDArray[np.float64]) -> NDArray[np.float64]:
     return value
 
 
-def _quadrature_pvalue(model: GenericModel, settings: Settings) -> tuple[float, float]:
-    """(p, Z) of a one-bin model without free parameters, exact by quadrature over the priors."""
+def _quadrature_pvalue(model: GenericModel, settings: Settings) -> tuple[float, float, float]:
+    """(p, Z, ln p) of a one-bin model without free parameters, exact by quadrature over the priors."""
     nodes = model.nodes(settings)
     n = float(model.observed[0])
     p = float(_core.pvalue(np.array(n), nodes.background[:, 0], nodes.weight))
     if p > 0 or n == 0:
-        return p, float(_core.z_of_p(np.array(p)))
+        return p, float(_core.z_of_p(np.array(p))), math.log(p) if p > 0 else -math.inf
     keep = (nodes.weight > 0) & (nodes.background[:, 0] > 0)
     if not keep.any():  # no background can give n: p = 0 exactly
-        return 0.0, math.inf
+        return 0.0, math.inf, -math.inf
     logs = _log_tail(n, nodes.background[keep, 0]) + np.log(nodes.weight[keep])
     log_p = float(special.logsumexp(logs))
-    return p, float(-special.ndtri_exp(log_p))
+    return p, float(-special.ndtri_exp(log_p)), log_p
+
+
+#: Below this ``ln P(X >= n | b)`` the tail series replaces ``gammainc`` (which loses precision
+#: in the subnormal range); the series is summed for this many backgrounds at a time.
+_LOG_SERIES = math.log(1e-280)
+_SERIES_CHUNK = 1000
+#: Smallest effective sample size of the p-value's importance weights before the draws double.
+_MIN_P_ESS = 400.0
+
+
+def _log_sf(n: float, background: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``ln P(X >= n | b)`` for a count ``n >= 1`` and each background (``-inf`` for b = 0)."""
+    with np.errstate(divide="ignore"):
+        out = np.log(special.gammainc(n, background))
+    far = np.flatnonzero(~(out > _LOG_SERIES) & (background > 0))
+    for start in range(0, far.size, _SERIES_CHUNK):
+        part = far[start : start + _SERIES_CHUNK]
+        out[part] = _log_tail(n, background[part])
+    return np.asarray(out, dtype=np.float64)
+
+
+def _z_of_log_p(log_p: float) -> float:
+    """One-sided Z of ``ln p`` (0 for p >= 1/2), also where p underflows."""
+    return max(0.0, float(-special.ndtri_exp(min(log_p, 0.0))))
+
+
+@dataclass(frozen=True, slots=True)
+class _SampledP:
+    """A p-value by importance sampling, with its numerical uncertainty."""
+
+    p: float
+    z: float
+    log_p: float
+    p_error: float
+    z_error: float
+    z_lower: float
+
+
+def _sampled_log_p(draws: marginal.PriorDraws, n: float) -> tuple[float, float, float]:
+    """(ln p, relative standard error of p, effective sample size of the p integrand)."""
+    terms = draws.log_ratio + _log_sf(n, draws.background[:, 0])
+    log_p = float(special.logsumexp(terms) - special.logsumexp(draws.log_ratio))
+    parts = []
+    for b in range(int(draws.batch.max()) + 1):
+        keep = draws.batch == b
+        top = special.logsumexp(terms[keep])
+        parts.append(float(top - special.logsumexp(draws.log_ratio[keep])))
+    rel = np.exp(np.array(parts) - log_p)
+    error = float(np.std(rel, ddof=1) / math.sqrt(rel.size))
+    u = np.exp(terms - terms.max())
+    ess = float(u.sum() ** 2 / (u * u).sum())
+    return log_p, error, ess
+
+
+def _sampled_pvalue(model: GenericModel, settings: Settings) -> _SampledP:
+    """The one-bin hybrid p where quadrature is not exact: posterior-following draws.
+
+    The draws are doubled (up to ``is_max_samples``) while the effective sample size of the
+    integrand's weights is below :data:`_MIN_P_ESS`. The error of Z is that of ``ln p``
+    propagated; ``z_lower`` is Z at p + 1.645 of its standard errors.
+    """
+    n = float(model.observed[0])
+    if n == 0:  # P(X >= 0) = 1 for every background
+        return _SampledP(1.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    samples = settings.is_samples
+    while True:
+        draws = marginal.prior_draws(model, settings, samples)
+        log_p, rel, ess = _sampled_log_p(draws, n)
+        if ess >= _MIN_P_ESS or 2 * samples > settings.is_max_samples:
+            break
+        samples *= 2
+    if not math.isfinite(log_p):  # no draw's background can give n
+        return _SampledP(0.0, math.inf, -math.inf, 0.0, math.inf, math.inf)
+    z = _z_of_log_p(log_p)
+    spread = min(rel, 0.5)
+    z_error = 0.5 * abs(
+        _z_of_log_p(log_p + math.log1p(-spread)) - _z_of_log_p(log_p + math.log1p(spread))
+    )
+    if rel >= 0.5:  # the error of ln p is not small: Z is bounded only from below
+        z_error = math.inf
+    z_lower = _z_of_log_p(log_p + math.log1p(1.645 * rel))
+    p = math.exp(log_p)
+    return _SampledP(min(p, 1.0), z, log_p, p * rel, z_error, z_lower)
 
 
 def asymptotic_significance(workspace: GenericModel | dict[str, Any]) -> tuple[float, float]:
@@ -285,6 +378,44 @@ def _bayes_factor(
 _LOG_MAX = math.log(sys.float_info.max)
 
 
+def _pvalue(
+    model: GenericModel,
+    method: Method,
+    settings: Settings,
+    toys: HybridSettings,
+    free: tuple[str, ...],
+) -> tuple[float, float, str, dict[str, Any]]:
+    """(p, Z, integration, the other fields of :class:`Significance` the method sets)."""
+    extra: dict[str, Any] = {"free_parameters": free}
+    if method == "asymptotic":
+        p, z = asymptotic_significance(model)
+        return p, z, "asymptotic", extra
+    if model.n_bins == 1 and not free and model.quadrature_exact(settings):
+        p, z, log_p = _quadrature_pvalue(model, settings)
+        extra["log_p_value"] = log_p
+        return p, z, "quadrature", extra
+    if model.n_bins == 1 and not free:
+        sampled = _sampled_pvalue(model, settings)
+        extra.update(
+            p_value_uncertainty=sampled.p_error,
+            z_uncertainty=sampled.z_error,
+            z_lower=sampled.z_lower,
+            log_p_value=sampled.log_p,
+        )
+        return sampled.p, sampled.z, "importance-sampling", extra
+    toy = hybrid.hybrid_pvalue(model.spec, source=model.source, settings=toys)
+    extra.update(
+        p_value_uncertainty=toy.p_value_uncertainty,
+        z_uncertainty=toy.z_uncertainty,
+        z_lower=toy.z_lower,
+        toys=toy.n_toys,
+        statistic=toy.statistic,
+        reference_poi=toy.reference_poi,
+        free_parameter_treatment=toy.free_parameter_treatment,
+    )
+    return toy.p_value, toy.z, "toys", extra
+
+
 def significance(
     workspace: GenericModel | dict[str, Any],
     *,
@@ -326,25 +457,7 @@ def significance(
     smax = _sigma_max(model, sigma_max)
     toys.check(model.source)
     free = hybrid.free_parameters(model.spec)
-    extra: dict[str, Any] = {"free_parameters": free}
-    if method == "asymptotic":
-        p, z = asymptotic_significance(model)
-        integration = "asymptotic"
-    elif model.n_bins == 1 and not free:
-        p, z = _quadrature_pvalue(model, settings)
-        integration = "quadrature"
-    else:
-        toy = hybrid.hybrid_pvalue(model.spec, source=model.source, settings=toys)
-        p, z, integration = toy.p_value, toy.z, "toys"
-        extra.update(
-            p_value_uncertainty=toy.p_value_uncertainty,
-            z_uncertainty=toy.z_uncertainty,
-            z_lower=toy.z_lower,
-            toys=toy.n_toys,
-            statistic=toy.statistic,
-            reference_poi=toy.reference_poi,
-            free_parameter_treatment=toy.free_parameter_treatment,
-        )
+    p, z, integration, extra = _pvalue(model, method, settings, toys, free)
     bf, bf_error, log_bf = _bayes_factor(model, smax, settings)
     return Significance(
         p_value=p,
