@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -13,7 +15,7 @@ from dhstat.errors import InputError
 
 if TYPE_CHECKING:
     from dhstat.stats.expected_toys import ToyBand
-    from dhstat.stats.generic import PriorOverride
+    from dhstat.stats.generic import GenericModel, PriorOverride
     from dhstat.stats.generic_bayes import UpperLimit
 
 __all__ = ["COMMANDS"]
@@ -78,6 +80,20 @@ def __dir__() -> list[str]:
     show_default=True,
     help="Toys of --expected (one limit each).",
 )
+@click.option(
+    "--sampler",
+    type=click.Choice(["default", "nuts"]),
+    default="default",
+    show_default=True,
+    help="nuts: sample the joint posterior with NUTS (numpyro on pyhf's jax backend; needs "
+    "pip install 'dhstat[nuts]'), for large models whose posterior is far from Gaussian.",
+)
+@click.option(
+    "--draws",
+    type=_common.Integer(minimum=20),
+    default=None,
+    help="Draws per chain of --sampler nuts (default 1000; 4 chains, 500 warm-up iterations each).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 @_common.config_option
 def limit(
@@ -93,6 +109,8 @@ def limit(
     prior_of: tuple[str, ...],
     expected: bool,
     toys: int,
+    sampler: str,
+    draws: int | None,
     as_json: bool,
     config_path: Path | None,
 ) -> None:
@@ -118,9 +136,17 @@ def limit(
             prior_of[0],
             "no --prior-of with --expected (toys use the workspace's constraint terms)",
         )
+    if sampler == "nuts" and expected:
+        raise InputError(_SAMPLER, "--expected", "no --expected (one NUTS run per toy)")
+    if sampler != "nuts" and draws is not None:
+        raise InputError(_DRAWS, str(draws), "--draws only with --sampler nuts")
     model = generic.GenericModel.from_spec(
         loaded.spec, source=loaded.source, fix=_fixes(fix), priors=overrides
     )
+    if sampler == "nuts":
+        settings_ = _NutsCall(cl, prior, sigma_max, sigma_min, draws or 1000, settings.mc_seed)
+        _common.emit(*_nuts_limit(model, settings_, table, as_json))
+        return
 
     def limit_of(m: generic.GenericModel) -> bayes.UpperLimit:
         return bayes.upper_limit(
@@ -151,6 +177,74 @@ def limit(
     _common.emit(doc, as_json, _lines(result, band))
 
 
+@dataclass(frozen=True, slots=True)
+class _NutsCall:
+    """The options of ``dhstat limit --sampler nuts``."""
+
+    cl: float | None
+    prior: str
+    sigma_max: float | None
+    sigma_min: float | None
+    draws: int
+    seed: int
+
+
+def _nuts_limit(
+    model: GenericModel, call: _NutsCall, table: Mapping[str, Any], as_json: bool
+) -> tuple[dict[str, Any], bool, list[str]]:
+    """The NUTS limit's JSON document, ``as_json`` and its text lines."""
+    from dhstat.stats import nuts  # local import: start-up time (and jax is optional)
+
+    result = nuts.nuts_upper_limit(
+        model,
+        cl=float(table["cl"]) if call.cl is None else call.cl,
+        prior="log" if call.prior == "log" else "flat",
+        sigma_max=call.sigma_max,
+        sigma_min=float(table["sigma_min"]) if call.sigma_min is None else call.sigma_min,
+        seed=call.seed,
+        settings=nuts.NutsSettings(draws=call.draws),
+    )
+    lines = [
+        (
+            f"{result.cl:.0%} CL upper limit on {result.poi} ({result.prior} prior): "
+            f"{result.upper_limit:.6g}"
+        ),
+        f"sigma_max = {result.sigma_max:g}"
+        + (f", sigma_min = {result.sigma_min:g}" if result.sigma_min is not None else ""),
+        f"numerical uncertainty (nuts, Monte Carlo): {result.numerical_uncertainty:.3g}",
+        (
+            f"NUTS: {result.chains} chains x {result.draws} draws ({result.warmup} warm-up), "
+            f"{result.n_parameters} parameters, seed {result.seed}"
+        ),
+        (
+            f"R-hat: max {result.rhat:.4f} (POI {result.rhat_poi:.4f}); bulk ESS: min "
+            f"{result.ess_bulk:.0f} (POI {result.ess_poi:.0f}); "
+            f"ESS at the limit {result.ess_limit:.0f}"
+        ),
+        (
+            f"divergent transitions: {result.divergences}; "
+            f"draws at the largest tree depth: {result.max_depth_hits}"
+        ),
+    ]
+    lines += [f"warning: {problem}" for problem in result.problems]
+    lines += _parameter_lines(result.parameters, result.fixed)
+    return result.to_dict(), as_json, lines
+
+
+def _parameter_lines(
+    parameters: tuple[dict[str, object], ...], fixed: Mapping[str, float]
+) -> list[str]:
+    """One line per nuisance prior and per fixed parameter."""
+    lines = []
+    for item in parameters:
+        extra = {k: v for k, v in item.items() if k not in ("name", "kind")}
+        values = ", ".join(f"{k}={v:g}" for k, v in extra.items() if isinstance(v, float))
+        lines.append(f"prior of {item['name']}: {item['kind']}({values})")
+    for name, value in fixed.items():
+        lines.append(f"fixed: {name} = {value:g}")
+    return lines
+
+
 def _lines(result: UpperLimit, band: ToyBand | None) -> list[str]:
     """The text output of ``dhstat limit``."""
     lines = [
@@ -167,12 +261,7 @@ def _lines(result: UpperLimit, band: ToyBand | None) -> list[str]:
         lines.append(f"numerical uncertainty ({result.method}): {result.numerical_uncertainty:.3g}")
     if not result.proposal_ok:
         lines.append("warning: few effective importance-sampling draws; the uncertainty is rough")
-    for item in result.parameters:
-        extra = {k: v for k, v in item.items() if k not in ("name", "kind")}
-        values = ", ".join(f"{k}={v:g}" for k, v in extra.items() if isinstance(v, float))
-        lines.append(f"prior of {item['name']}: {item['kind']}({values})")
-    for name, value in result.fixed.items():
-        lines.append(f"fixed: {name} = {value:g}")
+    lines += _parameter_lines(result.parameters, result.fixed)
     if band is not None:
         lines.append(f"expected ({band.toys} background-only toys; Monte Carlo error):")
         for z, q, e in zip(band.sigmas, band.limits, band.errors, strict=True):
@@ -182,6 +271,8 @@ def _lines(result: UpperLimit, band: ToyBand | None) -> list[str]:
 
 
 _FIX = "--fix"
+_SAMPLER = "--sampler nuts"
+_DRAWS = "--draws"
 _PRIOR_OF = "--prior-of"
 
 
