@@ -8,11 +8,11 @@ outside the truth-level skim window are dropped before their photons are boosted
 
 Example:
     >>> from dhstat.config import load, loads
-    >>> generate_mumu(10, cfg=load(), rng=np.random.default_rng(2)).p.shape
-    (10, 4, 4)
-    >>> both = loads("[simulation]\nisr_both_beams = true")  # a second ISR photon in slot 4
-    >>> generate_mumu(10, cfg=both, rng=np.random.default_rng(2)).p.shape
+    >>> generate_mumu(10, cfg=load(), rng=np.random.default_rng(2)).p.shape  # 2nd ISR photon: slot 4
     (10, 5, 4)
+    >>> one = loads("[simulation]\nisr_both_beams = false")  # the earlier one-photon model
+    >>> generate_mumu(10, cfg=one, rng=np.random.default_rng(2)).p.shape
+    (10, 4, 4)
 """
 
 from __future__ import annotations

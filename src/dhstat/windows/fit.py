@@ -234,6 +234,15 @@ def _window_cov(p: Sequence[float], contour: str) -> FloatArray:
     return np.asarray(f * c1 + (1 - f) * c2, dtype=np.float64)
 
 
+def _robust_fit(u: FloatArray, v: FloatArray) -> _Fit:
+    """One Gaussian from the robust sample covariance: scaled MADs, the sample correlation."""
+    med = np.array([np.median(u), np.median(v)])
+    su = 1.4826 * float(np.median(np.abs(u - med[0]))) or 1.0
+    sv = 1.4826 * float(np.median(np.abs(v - med[1]))) or 1.0
+    r = float(np.clip(np.corrcoef(u, v)[0, 1], -0.99, 0.99))
+    return _Fit((float(med[0]), float(med[1]), su, sv, su, sv, r, 1.0), "fallback", 0.0)
+
+
 def fit_ellipse(
     x: ArrayLike,
     y: ArrayLike,
@@ -294,12 +303,7 @@ def fit_ellipse(
         fit = _minimise(u, v, alt, strategy=2, cut=cut)
     if fit is None:
         status = "fallback"
-        med = np.array([np.median(u), np.median(v)])
-        # robust covariance: scaled MAD-based standard deviations, Spearman-like correlation
-        su = 1.4826 * float(np.median(np.abs(u - med[0]))) or 1.0
-        sv = 1.4826 * float(np.median(np.abs(v - med[1]))) or 1.0
-        r = float(np.clip(np.corrcoef(u, v)[0, 1], -0.99, 0.99))
-        fit = _Fit((float(med[0]), float(med[1]), su, sv, su, sv, r, 1.0), status, 0.0)
+        fit = _robust_fit(u, v)
     p = list(fit.params)
     # label the narrower component (smaller determinant) as the core
     if p[2] * p[3] > p[4] * p[5]:
