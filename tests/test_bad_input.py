@@ -639,7 +639,10 @@ def test_any_workspace_gives_valid_numbers_or_input_error(spec: dict[str, Any]) 
     _valid_or_input_error(spec)
 
 
+# 2000 examples of the posterior-following engine take about 22 min on 2 cores (0.67 s each,
+# measured on the first 150 of the derandomized sequence): beyond the 900 s default timeout
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 @settings(
     max_examples=2000,
     deadline=None,
@@ -862,5 +865,5 @@ def test_a_huge_count_in_one_bin_gives_the_tail_z_and_b10_near_one(
     code, out, err = run_main(["significance", str(path)], capsys)
     assert code == 0, err
     first = out.splitlines()[0]
-    assert f"ln p = {log_p:.8g}" in first
+    assert f"ln p = {log_p:.10g}" in first
     assert "importance sampling" in first

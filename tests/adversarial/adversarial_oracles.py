@@ -260,7 +260,10 @@ def _validate_printed(doc: Any, name: str) -> list[str]:
 
 
 _NUMBER = r"([-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|inf|nan))"
-_SIG_P = re.compile(rf"p = {_NUMBER}, Z = {_NUMBER} \((\w+)\)")
+# "p = P, Z = Z (method)", or with sampled tails "p = P (ln p = L), Z = Z +- E (hybrid, ...)"
+_SIG_P = re.compile(
+    rf"p = {_NUMBER}(?: \(ln p = {_NUMBER}\))?, Z = {_NUMBER}(?: \+- {_NUMBER})? \((\w+)[,)]"
+)
 _SIG_B = re.compile(rf"B10 = {_NUMBER} \(sigma_max = {_NUMBER}\)")
 _LIMIT = re.compile(rf"upper limit on (\S+) \((\w+) prior\): {_NUMBER}")
 _LIMIT_S = re.compile(rf"sigma_max = {_NUMBER}(?:, sigma_min = {_NUMBER})?")
@@ -274,11 +277,13 @@ def check_significance_text(case: Case, run: Run, folder: Path) -> list[str]:
         return [f"unexpected text output: {run.stdout.strip()!r}"]
     doc = {
         "p_value": float(p_line[1]),
-        "z": float(p_line[2]),
-        "method": p_line[3],
+        "z": float(p_line[3]),
+        "method": p_line[5],
         "bayes_factor": float(b_line[1]),
         "sigma_max": float(b_line[2]),
     }
+    if p_line[2] is not None and doc["p_value"] == 0.0:  # p underflows: ln p carries it
+        doc["log_p_value"] = float(p_line[2])
     return significance_problems(doc, case.reference, EXACT_TOL + TEXT_TOL)
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pyhf
 import pytest
+from cli_helpers import run_main
 from scipy import special, stats
 
-from dhstat.cli import main
 from dhstat.stats import bayes, generic, significance
 from dhstat.stats.model import WindowSet, window_spec
 
@@ -92,25 +92,13 @@ def test_a_million_events_give_a_finite_z() -> None:
     assert math.isfinite(ordinary.bayes_factor)
 
 
-def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        main(argv)
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    else:
-        code = 0
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 @pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "-inf", "1e-320", "1e999"])
 def test_cli_bad_sigma_max_is_one_line_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str
 ) -> None:
     path = tmp_path / "ws.json"
     path.write_text(json.dumps(window_spec(n=3, signal=1.0, backgrounds={"b": 1.0})))
-    code, out, err = _cli(["significance", str(path), "--sigma-max", value], capsys)
+    code, out, err = run_main(["significance", str(path), "--sigma-max", value], capsys)
     assert code == 2, err
     assert out == ""
     lines = err.strip().splitlines()
@@ -124,7 +112,7 @@ def test_cli_a_million_events(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     path = tmp_path / "ws.json"
     spec = window_spec(n=10**6, signal=1.0, backgrounds={"b": 1.0}, sigma_max=1e7)
     path.write_text(json.dumps(spec))
-    code, out, err = _cli(["significance", str(path)], capsys)
+    code, out, err = run_main(["significance", str(path)], capsys)
     assert code == 2, err
     assert out == ""
     lines = err.strip().splitlines()

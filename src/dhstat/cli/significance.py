@@ -130,7 +130,7 @@ def _lines(result: significance.Significance, doc: dict[str, Any]) -> list[str]:
         )
     elif result.integration == "importance-sampling" and result.log_p_value is not None:
         first = (
-            f"p = {result.p_value:.6g} (ln p = {result.log_p_value:.8g}), "
+            f"p = {result.p_value:.6g} (ln p = {result.log_p_value:.10g}), "
             f"Z = {result.z:.6g} +- {result.z_uncertainty:.2g} (hybrid, importance sampling)"
         )
     else:
