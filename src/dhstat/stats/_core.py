@@ -188,6 +188,24 @@ def log_integral(n: Array, signal: Array, background: Array, low: Array, high: A
     return value
 
 
+def _shrink_bracket(
+    xa: Array, residual: Array, lo: Array, hi: Array, active: NDArray[np.intp]
+) -> tuple[Array, Array]:
+    """The brackets of the ``active`` problems after evaluating them at ``xa`` (updated in place)."""
+    below = residual < 0
+    la = np.where(below, xa, lo[active])
+    ha = np.where(below, hi[active], xa)
+    lo[active], hi[active] = la, ha
+    return la, ha
+
+
+def _bisection(la: Array, ha: Array) -> Array:
+    """The bracket's middle: geometric when it spans decades, arithmetic otherwise."""
+    wide = (la > 0) & (ha > 4.0 * la)
+    middle: Array = np.where(wide, np.sqrt(np.maximum(la, 1e-300) * ha), 0.5 * (la + ha))
+    return middle
+
+
 def solve_increasing(
     func: Callable[[Array, NDArray[np.intp]], tuple[Array, Array]],
     target: Array,
@@ -221,15 +239,11 @@ def solve_increasing(
         xa = x[active]
         value, slope = func(xa, active)
         residual = value - target[active]
-        below = residual < 0
-        la = np.where(below, xa, lo[active])
-        ha = np.where(below, hi[active], xa)
-        lo[active], hi[active] = la, ha
+        la, ha = _shrink_bracket(xa, residual, lo, hi, active)
         with np.errstate(divide="ignore", invalid="ignore"):
             newton = xa - residual / slope
         ok = np.isfinite(newton) & (newton > la) & (newton < ha) & (slope > 0)
-        wide = (la > 0) & (ha > 4.0 * la)
-        middle = np.where(wide, np.sqrt(np.maximum(la, 1e-300) * ha), 0.5 * (la + ha))
+        middle = _bisection(la, ha)
         step = np.where(ok, newton, middle)
         change = np.abs(step - xa)
         # Newton converges quadratically: after an accepted step of relative size <= sqrt(rtol) /
@@ -276,17 +290,13 @@ def solve_increasing_halley(
         xa = x[active]
         value, slope, curvature = func(xa, active)
         residual = value - target[active]
-        below = residual < 0
-        la = np.where(below, xa, lo[active])
-        ha = np.where(below, hi[active], xa)
-        lo[active], hi[active] = la, ha
+        la, ha = _shrink_bracket(xa, residual, lo, hi, active)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             newton = residual / slope
             t = 0.5 * newton * curvature / slope
             step = np.where(np.abs(t) < 0.5, xa - newton / (1.0 - t), xa - newton)
         ok = np.isfinite(step) & (step >= la) & (step <= ha) & (slope > 0)
-        wide = (la > 0) & (ha > 4.0 * la)
-        middle = np.where(wide, np.sqrt(np.maximum(la, 1e-300) * ha), 0.5 * (la + ha))
+        middle = _bisection(la, ha)
         step = np.where(ok, step, middle)
         change = np.abs(step - xa)
         # cubic convergence: after an accepted step of relative size <= rtol^(1/3) / 10 the next
