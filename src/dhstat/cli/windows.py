@@ -63,7 +63,8 @@ class _WindowsGroup(click.Group):
     type=_common.InputPath(),
     multiple=True,
     help="Selected background MC file(s) for the Punzi C_eta optimisation (repeat, or list "
-    "them after the option); default: simulate and select the default background MC.",
+    "them after the option); default: simulate and select background MC at [windows] "
+    "punzi_background_luminosity_fb per process.",
 )
 @click.argument("more_background", nargs=-1, type=_common.InputPath())
 @click.option(
