@@ -140,3 +140,22 @@ def test_background_free_quantiles_and_bad_input() -> None:
         expected.count_quantiles(windows, [0.0, 0.5])
     with pytest.raises(Exception, match="sensitivity_sigma_fb"):
         expected.expected_significance(windows, 0.0)
+
+
+@pytest.mark.parametrize("skew", [0.0, 0.5, 2.0])
+def test_bisection_against_a_brute_force_cdf(skew: float) -> None:
+    """The bisection (large rates; its bracket starts at the normal approximation) is exact."""
+    rng = np.random.default_rng(int(10 * skew))
+    levels = np.array(expected.BAND_LEVELS)
+    m, k = 6, 12
+    scale = 10 ** rng.uniform(1.0, 4.5, (m, 1))
+    mu = scale * np.exp(skew * rng.standard_normal((m, k)))  # lognormal spread: skewed mixtures
+    weight = rng.uniform(0.1, 1.0, (m, k))
+    weight /= weight.sum(-1, keepdims=True)
+    got = expected._bisect(mu, weight, levels)
+    for row in range(m):
+        top = int(mu[row].max() + 12 * np.sqrt(mu[row].max()) + 40)
+        counts = np.arange(top)
+        cdf = (weight[row][:, None] * stats.poisson.cdf(counts[None, :], mu[row][:, None])).sum(0)
+        want = [int(np.argmax(cdf >= q)) for q in levels]
+        assert got[row].tolist() == want

@@ -68,11 +68,26 @@ def _cdf(k: NDArray[np.int64], mu: Array, weight: Array) -> Array:
 
 
 def _bisect(mu: Array, weight: Array, levels: Array) -> NDArray[np.int64]:
-    """Smallest k with ``P(N <= k) >= q`` by integer bisection (any rates)."""
+    """Smallest k with ``P(N <= k) >= q`` by integer bisection (any rates).
+
+    The bracket starts around the normal approximation's quantile (+-(sd / 2 + 3)); where the CDF
+    there does not bracket q, it grows to the whole range (-1 to 12 sd above the largest rate):
+    the bisection only ever keeps ``P(N <= lo) < q <= P(N <= hi)``, so the result is exact.
+    """
     top = mu.max(axis=1)
-    lo = np.full((mu.shape[0], levels.size), -1, dtype=np.int64)
-    hi = np.broadcast_to(np.ceil(top + 12.0 * np.sqrt(top) + 30.0)[:, None], lo.shape)
-    hi = hi.astype(np.int64)
+    full = np.ceil(top + 12.0 * np.sqrt(top) + 30.0).astype(np.int64)[:, None]
+    mean = (weight * mu).sum(-1)
+    sd = np.sqrt(mean + (weight * (mu - mean[:, None]) ** 2).sum(-1))[:, None]
+    centre = mean[:, None] + special.ndtri(levels)[None, :] * sd
+    lo = np.clip(np.floor(centre - 0.5 * sd - 3.0), -1, full - 1).astype(np.int64)
+    hi = np.clip(np.ceil(centre + 0.5 * sd + 3.0), lo + 1, full).astype(np.int64)
+    ends = _cdf(np.concatenate([lo, hi], axis=1), mu, weight) >= np.tile(levels, 2)[None, :]
+    lo_above, hi_above = ends[:, : levels.size], ends[:, levels.size :]
+    # P(N <= lo) >= q: the quantile is at most lo; P(N <= hi) < q: it is above hi
+    lo, hi = (
+        np.where(lo_above, -1, np.where(hi_above, lo, hi)),
+        np.where(lo_above, lo, np.where(hi_above, hi, full)),
+    )
     while np.any(hi - lo > 1):
         mid = (lo + hi) // 2
         above = _cdf(mid, mu, weight) >= levels[None, :]
@@ -94,10 +109,13 @@ def _table(
     below = (weight * (tail - pmf)).sum(-1)  # P(N <= k_lo - 1)
     table = np.empty((mu.shape[0], span))
     table[:, 0] = (weight * tail).sum(-1)
-    for i in range(1, span):
-        pmf = pmf * mu / (first + i)
-        tail = tail + pmf
-        table[:, i] = (weight * tail).sum(-1)
+    pmf, tail = pmf.copy(), tail.copy()
+    scratch = np.empty_like(tail)
+    for i in range(1, span):  # in place: the same operations in the same order
+        pmf *= mu
+        pmf /= first + i
+        tail += pmf
+        table[:, i] = np.multiply(weight, tail, out=scratch).sum(-1)
     reached = table[:, :, None] >= levels[None, None, :]  # (m, span, L)
     ok = ((k_lo == 0) | (below < levels.min())) & reached[:, -1, :].all(axis=1)
     return k_lo[:, None] + reached.argmax(axis=1), ok
@@ -106,17 +124,17 @@ def _table(
 def _group_quantiles(group: NodeSet, levels: Array, sigma: float) -> NDArray[np.int64]:
     """Smallest k with ``P(N <= k) >= q`` for the windows of one node group.
 
-    The prior-predictive distribution is tabulated around its mean (+-(2.5 + |z_q|) sd, by the
-    Poisson recursion: one incomplete gamma function per node); rows whose table does not bracket
-    every level, or whose table would be long (large backgrounds), are bisected.
+    The prior-predictive distribution is tabulated around its mean (+-(|z_q| + ``_TABLE_MARGIN``)
+    sd, by the Poisson recursion: one incomplete gamma function per node); rows whose table does
+    not bracket every level, or whose table would be long (large backgrounds), are bisected.
     """
     mu_all = group.background + sigma * group.signal
     w_all = group.weight
     mean = (w_all * mu_all).sum(-1)
     sd = np.sqrt(mean + (w_all * (mu_all - mean[:, None]) ** 2).sum(-1))
     z = special.ndtri(levels)
-    k_lo = np.maximum(np.floor(mean + (z.min() - 2.5) * sd - 3.0), 0.0).astype(np.int64)
-    k_hi = np.ceil(mean + (z.max() + 2.5) * sd + 6.0).astype(np.int64)
+    k_lo = np.maximum(np.floor(mean + (z.min() - _TABLE_MARGIN) * sd - 3.0), 0.0).astype(np.int64)
+    k_hi = np.ceil(mean + (z.max() + _TABLE_MARGIN) * sd + 6.0).astype(np.int64)
     span = k_hi - k_lo + 1
     out = np.empty((mu_all.shape[0], levels.size), dtype=np.int64)
     bisect = span > _TABLE_SPANS[-1]
@@ -134,6 +152,10 @@ def _group_quantiles(group: NodeSet, levels: Array, sigma: float) -> NDArray[np.
         out[r] = _bisect(mu_all[r], w_all[r], levels)
     return out
 
+
+#: The tables of :func:`_group_quantiles` reach this many sd beyond the normal approximation's
+#: quantiles (a table that does not bracket a level is bisected instead: exact either way).
+_TABLE_MARGIN = 1.0
 
 #: Table lengths of :func:`_group_quantiles` (rows are grouped by length; longer: bisection).
 _TABLE_SPANS = (16, 48, 128, 384)

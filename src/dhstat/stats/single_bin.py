@@ -9,8 +9,9 @@ unit POI S, the background B and the normalised weights W (all (m, k)), and the 
   ``sum_k W_k int_0^x Pois(n | B_k + S_k x') dx' = CL * (the same on [0, sigma_max])`` by
   safeguarded Halley steps (:func:`dhstat.stats._core.solve_increasing_halley`: the derivatives
   are the integrand and its slope, cheap next to the incomplete gamma functions of the
-  closed-form integral) from the limit of the mean node; :func:`flat_limit_checked` adds the
-  sigma_max-dependence check, reusing the first solve;
+  closed-form integral, :class:`dhstat.stats._flat_cdf.FlatCdf`) from the limit of 15 nodes with
+  the nodes' moments; :func:`flat_limit_checked` adds the sigma_max-dependence check, reusing
+  the first solve;
 * log prior: :func:`log_limit_nodes`, the closed-form series of :mod:`dhstat.stats._core` where it
   is short (its incomplete gamma functions of consecutive integer orders by recurrence),
   composite Gauss-Legendre quadrature in ln sigma and sigma otherwise;
@@ -32,6 +33,7 @@ from numpy.typing import NDArray
 from scipy import special
 
 from dhstat.stats import _core
+from dhstat.stats._flat_cdf import FlatCdf
 
 __all__ = [
     "Prior",
@@ -51,66 +53,6 @@ def __dir__() -> list[str]:
     return __all__
 
 
-class _FlatCdf:
-    """``sum_k W_k int_0^x Pois(n | B_k + S_k x') dx'`` and two x-derivatives, row by row.
-
-    The arithmetic of :func:`_core.flat_integral`, with the x-independent parts computed once per
-    solve: one regularised incomplete gamma function per node at the lower end B (the other tail
-    as its complement, exact to rounding on the side where it is >= 1/2), ``W / S``, ``ln n!``.
-    Per evaluation only the branch (lower or upper tail) that is used is evaluated.
-    """
-
-    def __init__(self, n: Array, signal: Array, background: Array, weight: Array) -> None:
-        self.size = n.size
-        self.n = n[:, None]
-        self.signal, self.background, self.weight = signal, background, weight
-        self.a = np.ascontiguousarray(np.broadcast_to(self.n + 1.0, background.shape))
-        below = background <= self.a
-        tail = np.empty(background.shape)
-        tail[below] = special.gammainc(self.a[below], background[below])
-        tail[~below] = special.gammaincc(self.a[~below], background[~below])
-        self.p_low = np.where(below, tail, 1.0 - tail)
-        self.q_low = np.where(below, 1.0 - tail, tail)
-        self.scale = 0.05 * _core._scale(self.n, background)
-        self.log_factorial = special.gammaln(self.n + 1.0)
-        positive = signal > 0
-        self.per_signal = np.where(positive, weight / np.where(positive, signal, 1.0), 0.0)
-        # nodes without signal: the integrand is constant, x Pois(n; B)
-        self.flat_part = np.where(positive, 0.0, weight * _core.pmf(self.n, background)).sum(-1)
-
-    def _take(self, rows: NDArray[np.intp]) -> tuple[Array, ...]:
-        names = ("n", "signal", "background", "a", "p_low", "q_low", "scale", "per_signal")
-        arrays = tuple(getattr(self, name) for name in names)
-        arrays += (self.weight, self.log_factorial, self.flat_part)
-        return arrays if rows.size == self.size else tuple(v[rows] for v in arrays)
-
-    def __call__(self, x: Array, rows: NDArray[np.intp]) -> tuple[Array, Array, Array]:
-        n, s, b, a, p_low, q_low, scale, per_signal, w, log_factorial, flat = self._take(rows)
-        xc = x[:, None]
-        width = s * xc
-        high = b + width
-        lower_side = high <= a
-        diff = np.empty(high.shape)
-        diff[lower_side] = special.gammainc(a[lower_side], high[lower_side]) - p_low[lower_side]
-        upper = ~lower_side
-        diff[upper] = q_low[upper] - special.gammaincc(a[upper], high[upper])
-        small = width < scale
-        if np.any(small):
-            nb = np.broadcast_to(n, high.shape)
-            ns, ls, ws = nb[small], b[small], width[small]
-            mu = ls[:, None] + ws[:, None] * _core._GL_X
-            diff[small] = ws * (_core.pmf(ns[:, None], mu) * _core._GL_W).sum(axis=-1)
-        np.maximum(diff, 0.0, out=diff)
-        value: Array = (per_signal * diff).sum(-1) + x * flat
-        with np.errstate(divide="ignore", invalid="ignore"):
-            density = w * _core.fast_pmf(n, high, log_factorial)
-            slope: Array = density.sum(-1)
-            # d/dx Pois(n | B + S x) = S Pois (n / mu - 1); mu = 0 only for n = 0 (then -S Pois)
-            ratio = np.where(high > 0, n / np.where(high > 0, high, 1.0), 0.0)
-            curvature: Array = (density * s * (ratio - 1.0)).sum(-1)
-        return value, slope, curvature
-
-
 def flat_limit_nodes(
     n: Array, signal: Array, background: Array, weight: Array, cl: float, smax: Array
 ) -> Array:
@@ -118,25 +60,47 @@ def flat_limit_nodes(
     return flat_limit_total(n, signal, background, weight, cl, smax)[0]
 
 
+#: the start's rule: Gauss-Hermite in the background (5 points) and across it in the signal (3)
+_GUESS_B, _GUESS_BW = np.polynomial.hermite_e.hermegauss(5)
+_GUESS_S, _GUESS_SW = np.polynomial.hermite_e.hermegauss(3)
+_GUESS_Z1 = np.repeat(_GUESS_B, 3)
+_GUESS_Z2 = np.tile(_GUESS_S, 5)
+_GUESS_W = np.outer(_GUESS_BW, _GUESS_SW).ravel() / (_GUESS_BW.sum() * _GUESS_SW.sum())
+
+
 def _flat_guess(
     n: Array, signal: Array, background: Array, weight: Array, cl: float, smax: Array
 ) -> Array:
-    """A start for the flat-limit solve: the limit of three nodes with the nodes' mean signal.
+    """A start for the flat-limit solve: the limit of 15 nodes that share the nodes' moments.
 
-    The nodes are the 3-point Gauss-Hermite rule of a normal background with the nodes' mean and
-    variance (clipped at 0): the background spread widens the posterior, which the mean node alone
-    misses. Up to 3 nodes: the limit of the mean node without background, roughly.
+    The nodes are the 5 x 3 Gauss-Hermite rule of a normal (B, S) with the nodes' means and
+    covariance (B clipped at 0, S at 1e-3 of its mean): the background spread widens the
+    posterior, and S correlated with B (shared systematics) shifts it. Up to 3 nodes: the limit
+    of the mean node without background, roughly. Only the solver's path depends on the start,
+    not the root it converges to.
     """
     s_mean = np.maximum((weight * signal).sum(-1, keepdims=True), 1e-300)
     simple: Array = np.minimum((n + 2.3 + 1.3 * np.sqrt(n)) / s_mean[:, 0], smax)
     if signal.shape[1] <= 3:
         return simple
     b_mean = (weight * background).sum(-1, keepdims=True)
-    b_spread = np.sqrt(3.0 * (weight * (background - b_mean) ** 2).sum(-1, keepdims=True))
-    b_nodes = np.maximum(b_mean + b_spread * np.array([-1.0, 0.0, 1.0]), 0.0)
-    s_nodes = np.repeat(s_mean, 3, axis=1)
-    w_nodes = np.broadcast_to(np.array([1.0, 4.0, 1.0]) / 6.0, b_nodes.shape)
-    guess, _, _ = _flat_solve(n, s_nodes, b_nodes, w_nodes, cl, smax, simple)
+    db, ds = background - b_mean, signal - s_mean
+    b_sd = np.sqrt((weight * db * db).sum(-1, keepdims=True))
+    s_sd = np.sqrt((weight * ds * ds).sum(-1, keepdims=True))
+    rho = np.clip(
+        (weight * db * ds).sum(-1, keepdims=True) / np.maximum(b_sd * s_sd, 1e-300), -1, 1
+    )
+    b_nodes = np.maximum(b_mean + b_sd * _GUESS_Z1, 0.0)
+    across = rho * _GUESS_Z1 + np.sqrt(1.0 - rho * rho) * _GUESS_Z2
+    s_nodes = np.maximum(s_mean + s_sd * across, 1e-3 * s_mean)
+    w_nodes = np.broadcast_to(_GUESS_W, b_nodes.shape)
+    # the 15-node solve starts from the normal posterior truncated at 0 (mean (n - B) / S)
+    mean = (n - b_mean[:, 0]) / s_mean[:, 0]
+    width = np.sqrt(n + 1.0 + b_sd[:, 0] ** 2) / s_mean[:, 0]
+    below = special.ndtr(-mean / width)
+    normal = mean + width * special.ndtri(below + cl * (1.0 - below))
+    start = np.where(np.isfinite(normal) & (normal > 0), np.minimum(normal, smax), simple)
+    guess, _, _ = _flat_solve(n, s_nodes, b_nodes, w_nodes, cl, smax, start)
     return np.where(np.isfinite(guess), guess, smax / 2)
 
 
@@ -144,7 +108,7 @@ def _flat_solve(
     n: Array, signal: Array, background: Array, weight: Array, cl: float, smax: Array, start: Array
 ) -> tuple[Array, Array, Array]:
     """Flat-prior limits from ``start``, the integral of m over [0, smax] and m(smax) per row."""
-    cdf = _FlatCdf(n, signal, background, weight)
+    cdf = FlatCdf(n, signal, background, weight)
     total, edge, _ = cdf(smax, np.arange(n.size))
     x = _core.solve_increasing_halley(cdf, cl * total, np.zeros_like(smax), smax, start)
     result: Array = np.where(total > 0, x, np.nan)
@@ -183,7 +147,7 @@ def flat_limit_checked(
         >>> bool(at_check[0] > limit[0])  # the prior range [0, 2] truncates the posterior
         True
     """
-    cdf = _FlatCdf(n, signal, background, weight)
+    cdf = FlatCdf(n, signal, background, weight)
     rows = np.arange(n.size)
     total, edge, _ = cdf(smax, rows)
     guess = _flat_guess(n, signal, background, weight, cl, smax)
@@ -351,14 +315,56 @@ def _panels(
 
 
 def _log_integrand(
-    n: Array, signal: Array, background: Array, weight: Array, u: Array, in_log: NDArray[np.bool_]
+    n: Array,
+    signal: Array,
+    background: Array,
+    log_weight: Array,
+    u: Array,
+    in_log: NDArray[np.bool_],
 ) -> Array:
-    """g(u) for points u (m, q): m(e^u) in ln sigma panels, m(sigma) / sigma in sigma panels."""
+    """g(u) for points u (m, q): m(e^u) in ln sigma panels, m(sigma) / sigma in sigma panels.
+
+    ``log_weight`` is ``ln W - ln n!`` per node (:func:`_log_weights`): each term is
+    ``exp(n ln mu - mu + ln W - ln n!)``, evaluated in place, in blocks of rows that stay in the
+    processor's cache (the integrand's cost is the log-prior limit's).
+    """
     sigma = np.where(in_log, np.exp(u), u)
-    mu = background[:, None, :] + signal[:, None, :] * sigma[:, :, None]
-    value = (weight[:, None, :] * _core.fast_pmf(n[:, None, None], mu)).sum(-1)
+    value = np.empty(u.shape)
+    block = max(1, _LOG_BLOCK // max(u.shape[1] * signal.shape[1], 1))
+    for first in range(0, n.size, block):
+        r = slice(first, first + block)
+        value[r] = _log_terms(n[r], signal[r], background[r], log_weight[r], sigma[r])
     result: Array = np.where(in_log, value, value / np.where(sigma > 0, sigma, 1.0))
     return result
+
+
+#: elements (rows x points x nodes) of one block of :func:`_log_integrand`
+_LOG_BLOCK = 16384
+
+
+def _log_terms(
+    n: Array, signal: Array, background: Array, log_weight: Array, sigma: Array
+) -> Array:
+    """``sum_k exp(n ln mu_k - mu_k + log_weight_k)`` at ``mu = B + S sigma``, (m, q)."""
+    terms = signal[:, None, :] * sigma[:, :, None]
+    terms += background[:, None, :]  # mu
+    with np.errstate(divide="ignore", invalid="ignore"):
+        power = np.log(terms)
+    power *= n[:, None, None]
+    empty = n == 0
+    if empty.any():
+        power[empty] = 0.0  # n ln mu = 0 for n = 0, also at mu = 0
+    power -= terms
+    power += log_weight[:, None, :]
+    value: Array = np.exp(power, out=power).sum(-1)
+    return value
+
+
+def _log_weights(n: Array, weight: Array) -> Array:
+    """``ln W - ln n!`` per node (-inf where W = 0)."""
+    with np.errstate(divide="ignore"):
+        value: Array = np.log(weight) - special.gammaln(n + 1.0)[:, None]
+    return value
 
 
 def _log_limit_numeric(
@@ -370,6 +376,7 @@ def _log_limit_numeric(
     width, 24 x 8 in sigma up to 14 widths beyond.
     """
     lows, highs, in_log = _panels(n, signal, background, weight, smin, smax)
+    log_weight = _log_weights(n, weight)
     m, count = n.size, lows.shape[1]
     orders = [16] + [8] * (count - 1)
     sums = np.zeros((m, count))
@@ -377,7 +384,7 @@ def _log_limit_numeric(
         gx, gw = (_GL16_X, _GL16_W) if orders[p] == 16 else (_GL8_X, _GL8_W)
         half = 0.5 * (highs[:, p] - lows[:, p])
         u = lows[:, p, None] + half[:, None] * (gx[None, :] + 1.0)
-        g = _log_integrand(n, signal, background, weight, u, np.full(u.shape, in_log[p]))
+        g = _log_integrand(n, signal, background, log_weight, u, np.full(u.shape, in_log[p]))
         sums[:, p] = half * (g * gw[None, :]).sum(-1)
     cumulative = np.concatenate([np.zeros((m, 1)), np.cumsum(sums, axis=1)], axis=1)
     total = cumulative[:, -1]
@@ -390,7 +397,7 @@ def _log_limit_numeric(
 
     def func(x: Array, idx: NDArray[np.intp]) -> tuple[Array, Array]:
         lo_i, flags_i = lo[idx], log_var[idx]
-        n_i, s_i, b_i, w_i = n[idx], signal[idx], background[idx], weight[idx]
+        n_i, s_i, b_i, w_i = n[idx], signal[idx], background[idx], log_weight[idx]
         half = 0.5 * (x - lo_i)
         u = lo_i[:, None] + half[:, None] * (_GL8_X[None, :] + 1.0)
         flags = np.broadcast_to(flags_i[:, None], u.shape)
