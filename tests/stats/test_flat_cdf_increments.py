@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
-from dhstat.stats import _flat_cdf
+from dhstat.stats import _core, _flat_cdf
 
 
 def _area(n: float, lo: float, hi: float) -> float:
@@ -96,3 +96,45 @@ def test_solver_sequence_of_points_matches_fresh_evaluations(n: int, s0: float, 
         assert value[0] == pytest.approx(fresh[0], rel=1e-11)
         pmf = (w * stats.poisson.pmf(n, b + s * x)).sum()
         assert slope[0] == pytest.approx(pmf, rel=1e-12)
+
+
+def test_rows_mixing_hermite_steps_and_direct_evaluations_match_fresh_ones() -> None:
+    """Rows that step far (direct evaluation on some rows only) next to rows that step near."""
+    rng = np.random.default_rng(11)
+    n = np.array([2.0, 40.0, 300.0, 7.0])
+    k = 120
+    s = 1.5 * np.clip(1.0 + 0.1 * rng.standard_normal((4, k)), 0.05, None)
+    b = (n[:, None] + 1.0) * np.clip(1.0 + 0.1 * rng.standard_normal((4, k)), 0.0, None)
+    w = rng.uniform(0.1, 1.0, (4, k))
+    w /= w.sum(-1, keepdims=True)
+    cdf = _flat_cdf.FlatCdf(n, s, b, w)
+    x0 = (2.0 * np.sqrt(n + 1.0) + 2.0) / 1.5
+    # row 0 and 2 move by 1e-4 (Hermite), row 1 by 40 % (direct), row 3 is not evaluated
+    steps = [(np.arange(3), x0[:3]), (np.arange(3), x0[:3] * np.array([1.0001, 1.4, 0.9999]))]
+    steps.append((np.array([1, 3]), np.array([x0[1] * 1.4001, x0[3]])))
+    for rows, x in steps:
+        value, slope, _ = cdf(x, rows)
+        for i, row in enumerate(rows):
+            one = np.array([row])
+            sub = _flat_cdf.FlatCdf(n[one], s[one], b[one], w[one])
+            fresh, fresh_slope, _ = sub(x[i : i + 1], np.arange(1))
+            ref = _reference(float(n[row]), s[row], b[row], w[row], float(x[i]))
+            assert value[i] == pytest.approx(ref, rel=1e-11)
+            assert value[i] == pytest.approx(fresh[0], rel=1e-11)
+            assert slope[i] == fresh_slope[0]
+
+
+def test_fast_pmf_equals_the_xlogy_formula_for_every_shape() -> None:
+    rng = np.random.default_rng(2)
+    cases = [
+        (np.array([[0.0], [3.0], [50.0]]), rng.uniform(0.0, 60.0, (3, 7))),
+        (rng.integers(0, 9, (3, 7)).astype(float), rng.uniform(0.0, 9.0, (3, 1))),
+        (np.array([0.0, 3.0, 2.0]), np.array([0.0, 2.5, 0.0])),
+        (3.0, 2.5),
+        (0.0, 0.0),
+    ]
+    for n, mu in cases:
+        got = _core.fast_pmf(n, mu)
+        want = stats.poisson.pmf(n, mu)
+        assert np.shape(got) == np.shape(want)
+        assert np.allclose(got, want, rtol=1e-13, atol=0.0)

@@ -154,11 +154,9 @@ def lower_tails(a: Array, background: Array) -> tuple[Array, Array]:
     first = np.ones(ordered.shape, dtype=bool)
     first[..., 1:] = ordered[..., 1:] != ordered[..., :-1]
     p_first, q_first = _tails(a[first], ordered[first])
-    # each node takes the values of the first node with its background (in the sorted order)
-    count = background.shape[-1]
-    position = np.maximum.accumulate(np.where(first, np.arange(count), 0), axis=-1)
-    slot = np.cumsum(first.ravel()).reshape(first.shape) - 1
-    source = np.take_along_axis(slot, position, axis=-1)
+    # each node takes the values of the first node with its background (in the sorted order):
+    # the number of first nodes up to it, minus one, is that node's index in p_first
+    source = np.cumsum(first.ravel()).reshape(first.shape) - 1
     p_low, q_low = np.empty(background.shape), np.empty(background.shape)
     np.put_along_axis(p_low, order, p_first[source], axis=-1)
     np.put_along_axis(q_low, order, q_first[source], axis=-1)
