@@ -74,21 +74,24 @@ class FlatCdf:
         arrays += (self.weight, self.log_factorial, self.flat_part)
         return arrays if rows.size == self.size else tuple(v[rows] for v in arrays)
 
+    @staticmethod
     def _direct(
-        self, rows: NDArray[np.intp], high: Array, pmf: Array, select: NDArray[np.bool_] | None
+        parts: tuple[Array, ...], high: Array, pmf: Array, select: NDArray[np.bool_] | None
     ) -> Array:
-        """``P(n + 1, high) - P(n + 1, B)`` of the nodes ``select`` (None: all) of ``rows``.
+        """``P(n + 1, high) - P(n + 1, B)`` of the nodes ``select`` (None: all) of some rows.
+
+        ``parts`` are those rows' arrays as :meth:`_take` gives them.
 
         ``pmf`` is ``Pois(n; high)``. Above the count, ``Q(n + 1, high) = P(X <= n | high)`` is at
         most ``Pois(n; high) high / (high - n)``; where that bound is below 1e-17 of ``Q(n + 1,
         B)`` the difference rounds to ``Q(n + 1, B)`` and the incomplete gamma function is skipped
         (typically the integral over the whole prior range, the solver's target).
         """
-        n, _, b, a, p_low, q_low, scale = self._take(rows)[:7]
-        parts = [np.broadcast_to(n, high.shape), b, a, p_low, q_low, scale, high, high - b, pmf]
+        n, _, b, a, p_low, q_low, scale = parts[:7]
+        nodes = [np.broadcast_to(n, high.shape), b, a, p_low, q_low, scale, high, high - b, pmf]
         if select is not None:
-            parts = [v[select] for v in parts]
-        nb, b, a, p_low, q_low, scale, high, width, pmf = parts
+            nodes = [v[select] for v in nodes]
+        nb, b, a, p_low, q_low, scale, high, width, pmf = nodes
         lower_side = high <= a
         diff = np.empty(high.shape)
         diff[lower_side] = special.gammainc(a[lower_side], high[lower_side]) - p_low[lower_side]
@@ -107,7 +110,8 @@ class FlatCdf:
         return np.maximum(diff, 0.0)
 
     def __call__(self, x: Array, rows: NDArray[np.intp]) -> tuple[Array, Array, Array]:
-        n, s, b, _, _, _, _, per_signal, w, log_factorial, flat = self._take(rows)
+        parts = self._take(rows)
+        n, s, b, _, _, _, _, per_signal, w, log_factorial, flat = parts
         high = b + s * x[:, None]
         with np.errstate(divide="ignore", invalid="ignore"):
             pmf = _core.fast_pmf(n, high, log_factorial)
@@ -123,9 +127,9 @@ class FlatCdf:
             diff = np.where(ok, self.last_diff[rows] + step, 0.0)
             np.maximum(diff, 0.0, out=diff)
             if not ok.all():
-                diff[~ok] = self._direct(rows, high, pmf, ~ok)
+                diff[~ok] = self._direct(parts, high, pmf, ~ok)
         else:
-            diff = self._direct(rows, high, pmf, None)
+            diff = self._direct(parts, high, pmf, None)
         self.last_x[rows], self.last_diff[rows], self.last_pmf[rows] = x, diff, pmf
         value: Array = (per_signal * diff).sum(-1) + x * flat
         density = w * pmf
