@@ -9,11 +9,13 @@ same windows one at a time.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from scipy import integrate, optimize, special, stats
 
-from dhstat.stats import _core, nodes, priors, single_bin, window_bayes
+from dhstat.stats import _core, expected, nodes, priors, single_bin, window_bayes
 from dhstat.stats.model import WindowSet, window_spec
 
 CASES = [  # n, nominal S, nominal B, relative spread of (S, B) over the nodes, sigma_max
@@ -216,3 +218,40 @@ def test_rows_of_a_batch_do_not_influence_each_other() -> None:
         flat_one = single_bin.flat_limit_nodes(counts[one], sig, bkg, w, 0.9, smax[one])
         assert log_batch[i] == log_one[0]
         assert flat_batch[i] == flat_one[0]
+
+
+def test_truncated_nodes_of_other_windows_do_not_change_a_window() -> None:
+    """Windows whose priors are cut at B >= 0 on different nodes: the same bytes together and alone.
+
+    A staterror on one background next to a 90-100 % uncertainty on the other: the truncation is
+    an indicator on the nodes, and it zeroes different nodes of the two windows of one rule.
+    """
+
+    def spec(n: int, a: float, b: float, sys: float, stat: float) -> dict[str, Any]:
+        return window_spec(
+            n=n,
+            signal=1.0,
+            backgrounds={"a": a, "b": b},
+            background_shifts={"b": {"sys": sys}},
+            stat_errors={"a": stat},
+        )
+
+    specs = [spec(3, 1.0, 0.5, 0.45, 0.9), spec(3, 1.2, 0.6, 0.5, 1.1)]
+    together = WindowSet.from_specs(specs)
+    (group,) = together.nodes()
+    zero = group.weight == 0
+    assert zero.any(axis=1).all()
+    assert not np.array_equal(zero[0], zero[1])
+    joint = [
+        window_bayes.window_upper_limits(together).upper_limit,
+        window_bayes.window_upper_limits(together, prior="log", sigma_min=0.5).upper_limit,
+        expected.expected_upper_limits(together),
+        window_bayes.window_bayes_factors(together),
+    ]
+    for i, one in enumerate(specs):
+        alone = WindowSet.from_specs([one])
+        assert joint[0][i] == window_bayes.window_upper_limits(alone).upper_limit[0]
+        log_alone = window_bayes.window_upper_limits(alone, prior="log", sigma_min=0.5)
+        assert joint[1][i] == log_alone.upper_limit[0]
+        assert np.array_equal(joint[2][i], expected.expected_upper_limits(alone)[0])
+        assert joint[3][i] == window_bayes.window_bayes_factors(alone)[0]

@@ -482,14 +482,14 @@ def _group_nodes(
     gamma = 1.0 + delta[rows, None, None, None, None] * rules[3][0].reshape(m, 1, 1, 1, -1)
     sig = np.broadcast_to(values[:, 0, ..., None], (m, *sizes)).reshape(m, -1)
     bkg = (gamma * values[:, 1, ..., None] + values[:, 2, ..., None]).reshape(m, -1)
-    w = _truncate(sig, bkg, weight.reshape(m, -1))
-    keep = w.max(axis=0) > 0 if m else np.ones(0, dtype=bool)
+    # truncated nodes keep their place with weight 0 (dropping the ones that are zero in every
+    # row would make a window's sums depend on the other windows of its group)
     return NodeSet(
         rows=rows,
         n=windows.n[rows],
-        signal=np.ascontiguousarray(np.maximum(sig[:, keep], 0.0)),
-        background=np.ascontiguousarray(np.maximum(bkg[:, keep], 0.0)),
-        weight=np.ascontiguousarray(w[:, keep]),
+        signal=np.maximum(sig, 0.0),
+        background=np.maximum(bkg, 0.0),
+        weight=_truncate(sig, bkg, weight.reshape(m, -1)),
     )
 
 
