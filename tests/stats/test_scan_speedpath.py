@@ -223,7 +223,7 @@ def test_rows_of_a_batch_do_not_influence_each_other() -> None:
 def test_truncated_nodes_of_other_windows_do_not_change_a_window() -> None:
     """Windows whose priors are cut at B >= 0 on different nodes: the same bytes together and alone.
 
-    A staterror on one background next to a 90-100 % uncertainty on the other: the truncation is
+    A 90-92 % staterror on one background next to an 83-90 % uncertainty on the other: the cut is
     an indicator on the nodes, and it zeroes different nodes of the two windows of one rule.
     """
 
