@@ -400,7 +400,9 @@ PUBLIC_API: dict[str, list[str]] = {
         "Settings",
         "check_spec",
         "load_spec",
+        "quadrature_error",
         "quiet_pyhf",
+        "refined",
     ],
     "dhstat.stats.checks": ["check_spec", "load_spec", "quiet_pyhf"],
     "dhstat.stats.expected_toys": [
@@ -460,6 +462,7 @@ PUBLIC_API: dict[str, list[str]] = {
     "dhstat.stats.priors": [
         "NEGLIGIBLE_TRUNCATION",
         "Prior",
+        "QUADRATURE_TOLERANCE",
         "TRUNCATION",
         "gamma_rule",
         "normal_rule",

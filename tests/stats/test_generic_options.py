@@ -134,7 +134,7 @@ def test_single_bin_window_keeps_exact_quadrature() -> None:
     )
     result = generic_bayes.upper_limit(spec)
     assert result.method == "quadrature"
-    assert result.numerical_uncertainty == 0.0
+    assert 0 < result.numerical_uncertainty < 1e-6 * result.upper_limit
     assert result.effective_sample_size is None
 
 

@@ -26,7 +26,7 @@ def test_log_prior_series_and_numeric_paths_agree(n: int, b: float, s: float) ->
 def test_panel_rule_moments_of_the_truncated_normal(bound: float, grading: int) -> None:
     """The panel rule of the node planning against scipy's truncated normal moments."""
     z, w = nodes.panel_rule(8, np.array([bound]), 1e-8, grading)
-    assert z.shape == (1, 8 * (8 + grading))
+    assert z.shape == (1, nodes._panel_order(1e-8) * (8 + grading))
     assert bool((z > bound).all())
     reference = stats.truncnorm(max(bound, -50.0), np.inf)
     for k in (1, 2, 3, 4):

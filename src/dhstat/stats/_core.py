@@ -44,10 +44,10 @@ def __dir__() -> list[str]:
 
 
 def log_pmf(n: Array, mu: Array) -> Array:
-    """``ln Pois(n; mu)`` (``mu = 0``: 0 for n = 0, -inf otherwise)."""
-    with np.errstate(divide="ignore"):
+    """``ln Pois(n; mu)`` (``mu = 0``: 0 for n = 0, -inf otherwise; ``mu = inf``: -inf)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
         value: Array = special.xlogy(n, mu) - mu - special.gammaln(n + 1.0)
-    return value
+    return np.where(np.isposinf(mu), -np.inf, value)
 
 
 def pmf(n: Array, mu: Array) -> Array:

@@ -270,6 +270,8 @@ def expected_significance(
     Z is an increasing function of N, so its median is Z at the median of N under s+b (from
     :func:`count_quantiles`), with the observed p-value function
     (:func:`dhstat.stats.significance.hybrid_pvalue`) and its convention ``Z = max(0, ...)``.
+    Its nodes are planned at that count (a median far above the background, Z ~ 10, lies beyond
+    the reach of the observed count's nodes).
 
     Args:
         windows: The window set.
@@ -293,8 +295,8 @@ def expected_significance(
     chosen = np.arange(len(windows)) if rows is None else np.asarray(rows, dtype=np.intp)
     if chosen.size:
         subset = windows if rows is None else windows.subset(chosen)
-        counts = windows.n[:, None].copy()  # the others: any count (the p-value nodes are shared)
-        counts[chosen] = count_quantiles(subset, [0.5], sigma=sigma)
-        p = significance.hybrid_pvalue(windows, counts)[chosen, 0]
+        median = count_quantiles(subset, [0.5], sigma=sigma)[:, 0]
+        at_median = dataclasses.replace(subset, n=median, _cache={})
+        p = significance.hybrid_pvalue(at_median, median[:, None])[:, 0]
         out[chosen] = _core.z_of_p(p)
     return out

@@ -13,7 +13,8 @@ a batch size) and evaluated in batch at the nodes of the nuisance prior:
   whose spread gives the numerical uncertainty of every result.
 
 These prior nodes are exact where the posterior stays close to the prior (one bin, no free
-parameter: the single-bin windows), and :mod:`dhstat.stats.generic_bayes` uses them only there;
+parameter: the single-bin windows), and :mod:`dhstat.stats.generic_bayes` uses them only there,
+and only where a rule of twice the orders (:func:`refined`) gives nearly the same integrals;
 elsewhere it integrates over draws that follow the posterior (:mod:`dhstat.stats.marginal`). The
 priors (:mod:`dhstat.stats.parameters`): constraint terms for constrained parameters, flat over the
 workspace bounds for free ones (normfactors other than the POI, shapefactors); ``fix=`` and
@@ -31,6 +32,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 from collections.abc import Mapping
@@ -42,7 +44,7 @@ from numpy.typing import NDArray
 
 from dhstat.errors import InputError
 from dhstat.parallel import task_rng
-from dhstat.stats import parameters, priors
+from dhstat.stats import _core, parameters, priors
 from dhstat.stats.checks import check_spec, load_spec, quiet_pyhf
 from dhstat.stats.parameters import MAX_COUNT, PriorOverride
 
@@ -54,7 +56,9 @@ __all__ = [
     "Settings",
     "check_spec",
     "load_spec",
+    "quadrature_error",
     "quiet_pyhf",
+    "refined",
 ]
 
 
@@ -63,6 +67,47 @@ def __dir__() -> list[str]:
 
 
 _MC_BATCHES = 10
+
+
+def refined(settings: Settings) -> Settings:
+    """The check rule's settings: about twice the Gauss orders (the tolerance squared).
+
+    Rules converge slowly where the integrand has a pole or a cut near the prior's bulk (1 / S
+    at S = 0, the zero-truncation of a rate): doubling the orders then changes the result by
+    about its error, where a rule only a little finer would agree with it.
+
+    Example:
+        >>> fine = refined(Settings(quadrature_tolerance=1e-7, max_quadrature_order=24))
+        >>> f"{fine.quadrature_tolerance:.0e}", fine.max_quadrature_order
+        ('1e-14', 48)
+    """
+    return dataclasses.replace(
+        settings,
+        quadrature_tolerance=settings.quadrature_tolerance**2,
+        max_quadrature_order=2 * settings.max_quadrature_order,
+    )
+
+
+def quadrature_error(
+    model: GenericModel, value: float, fine: float, settings: Settings, *, log: bool = False
+) -> float:
+    """Numerical uncertainty of a quadrature result from the :func:`refined` rule's ``fine``.
+
+    Twice their difference (where rules converge slowly, near a pole or a cut, the refined rule
+    keeps much of the coarse one's error) plus a tenth of the tolerance (relative; absolute for
+    a logarithm); 0 for a model without nuisance parameters (one node: exact).
+
+    Example:
+        >>> from dhstat.stats.model import window_spec
+        >>> model = GenericModel.from_spec(window_spec(n=1, signal=1.0, backgrounds={"b": 0.5}))
+        >>> quadrature_error(model, 2.0, 2.0 + 1e-7, Settings())
+        0.0
+    """
+    if not model.priors:
+        return 0.0
+    scale = 1.0 if log else abs(fine)
+    return 2.0 * abs(fine - value) + 0.1 * settings.quadrature_tolerance * scale
+
 
 #: Largest expected count at a prior node (far beyond any count of a valid input): squares of
 #: larger ones overflow.
@@ -83,7 +128,7 @@ class Settings:
         24
     """
 
-    quadrature_tolerance: float = 1e-8
+    quadrature_tolerance: float = priors.QUADRATURE_TOLERANCE
     max_quadrature_order: int = 24
     max_quadrature_points: int = 2_000_000
     mc_samples: int = 50_000
@@ -329,8 +374,8 @@ class GenericModel:
             raise InputError(self.source, "(model)", expected)
         return signal, background
 
-    def orders(self, settings: Settings) -> tuple[int, ...]:
-        """Gauss order per prior: from the effect of +-1 prior width on each bin's Poisson term."""
+    def _unit_rates(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """S and B at the prior means (row 0) and +-1 prior width of each prior (rows 2j+1, 2j+2)."""
         count = len(self.priors)
         centre = np.array([p.mean for p in self.priors], dtype=np.float64)
         points = np.tile(centre, (2 * count + 1, 1))
@@ -339,7 +384,12 @@ class GenericModel:
             points[2 + 2 * j, j] -= prior.width
             if prior.kind == "normal" and points[2 + 2 * j, j] < prior.lower:
                 points[2 + 2 * j, j] = prior.lower
-        signal, background = self.rates(points)
+        return self.rates(points)
+
+    def orders(self, settings: Settings) -> tuple[int, ...]:
+        """Gauss order per prior: from the effect of +-1 prior width on each bin's Poisson term."""
+        count = len(self.priors)
+        signal, background = self._unit_rates()
         s0, b0, n = signal[0], background[0], self.observed
         # yields near the float range's ends (1e-308) overflow here: t is then not finite
         with np.errstate(all="ignore"):
@@ -350,8 +400,9 @@ class GenericModel:
             ell_mu = _scale(b0 + s0 * sigma_ref, n)
         result = []
         for j in range(count):
-            ds = np.abs(signal[1 + 2 * j] - signal[2 + 2 * j]) / 2
-            db = np.abs(background[1 + 2 * j] - background[2 + 2 * j]) / 2
+            # the larger one-sided effect: an even effect (up and down the same way) counts too
+            ds = np.maximum(np.abs(signal[1 + 2 * j] - s0), np.abs(signal[2 + 2 * j] - s0))
+            db = np.maximum(np.abs(background[1 + 2 * j] - b0), np.abs(background[2 + 2 * j] - b0))
             with np.errstate(all="ignore"):
                 rel = np.where(
                     s0 > 0, 2 * ds / np.where(s0 > 0, s0, 1), np.where(ds > 0, np.inf, 0)
@@ -384,10 +435,35 @@ class GenericModel:
             return True
         if self.n_bins != 1 or any(p.kind == "flat" for p in self.priors):
             return False
-        orders = self.orders(settings)
-        if any(o >= settings.max_quadrature_order for o in orders):
+        if any(o >= settings.max_quadrature_order for o in self.orders(settings)):
             return False
-        return math.prod(orders) <= settings.max_quadrature_points
+        fine = self.orders(refined(settings))
+        return math.prod(fine) <= settings.max_quadrature_points and self._rules_agree(settings)
+
+    def _rules_agree(self, settings: Settings) -> bool:
+        """Whether the prior rule and the :func:`refined` one agree to ``is_target_error``.
+
+        Compared: the flat-prior posterior mass ``int_0^x m`` for x from sigma_max down to 1e-3 of
+        it (it falls like 1 / S at large x: truncated or wide signal priors), ``m(0)`` and the
+        hybrid p-value. Where they differ by more (a truncation inside the rule's range, a pole of
+        1 / S near it) the integrals follow the posterior instead; where less, the difference is
+        the result's quoted uncertainty (:func:`quadrature_error`).
+        """
+        n = self.observed[:1].astype(np.float64)
+        x = self.sigma_max * np.array([1.0, 1e-1, 1e-2, 1e-3])
+        values = []
+        for rule in (settings, refined(settings)):
+            nodes = self.nodes(rule)
+            s, b, w = nodes.signal[:, :1], nodes.background[:, :1], nodes.weight
+            with np.errstate(all="ignore"):
+                mass = w @ _core.flat_integral(n, s, b, x[None, :])
+                density = w @ _core.pmf(n, b[:, 0])
+            pvalue = _core.pvalue(n, b[:, 0], w)
+            values.append(np.concatenate([mass, [density, float(pvalue)]]))
+        coarse, fine = values
+        with np.errstate(all="ignore"):
+            close = np.abs(coarse - fine) <= settings.is_target_error * np.abs(fine)
+        return bool(np.all(close | (coarse == fine)))
 
     def nodes(self, settings: Settings) -> GenericNodes:
         """Prior nodes: tensor-product quadrature, or Monte Carlo for large models."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from dhstat.errors import InputError
-from dhstat.stats import marginal, poi_integral, priors, single_bin
+from dhstat.stats import generic, marginal, poi_integral, priors, single_bin
 from dhstat.stats.generic import GenericModel, GenericNodes, PriorOverride, Settings
 from dhstat.stats.single_bin import Prior
 
@@ -59,8 +60,9 @@ class UpperLimit:
             dense grid over the posterior, up to 2 nuisance parameters) or
             ``"importance-sampling"`` (posterior-centred draws, :mod:`dhstat.stats.marginal`).
         numerical_uncertainty: Standard error of the limit over independent batches of draws;
-            for the grid the difference from the half-resolution grid (an upper bound); 0 only
-            for quadrature, whose error is below 1e-6 relative.
+            for the grid the difference from the half-resolution grid (an upper bound); for
+            quadrature :func:`dhstat.stats.generic.quadrature_error` (from a rule of twice the
+            orders).
         n_nodes: Number of nodes (or draws) used.
         parameters: The prior of every nuisance parameter (``Prior.describe()`` of each).
         fixed: Parameters fixed by the user, name to value.
@@ -184,6 +186,11 @@ def _integration(
     return _Integration(posterior.nodes, posterior.observed, model.source, posterior)
 
 
+def _refined(model: GenericModel, settings: Settings) -> _Integration:
+    """The prior nodes of the check rule (:func:`dhstat.stats.generic.refined`)."""
+    return _Integration(model.nodes(generic.refined(settings)), model.observed, model.source)
+
+
 def _generic_limit(work: _Integration, cl: float, prior: Prior, smin: float, smax: float) -> float:
     nodes, observed = work.nodes, work.observed
     if observed.size == 1:
@@ -205,8 +212,11 @@ def _generic_limit(work: _Integration, cl: float, prior: Prior, smin: float, sma
 def _check_sigma_max(model: GenericModel, sigma_max: float | None, factor: float = 1.0) -> float:
     """The POI range: ``sigma_max`` or the workspace's bound; finite and positive (also x factor)."""
     smax = float(sigma_max) if sigma_max is not None else model.sigma_max
-    if not (smax > 0 and math.isfinite(smax * factor)):
-        expected = "a finite positive number" + (f" (also x {factor:g})" if factor != 1 else "")
+    # a denormal sigma_max is positive but its reciprocal overflows
+    if not (sys.float_info.min <= smax and math.isfinite(smax * factor)):
+        expected = "a finite positive number (at least 2.2e-308)" + (
+            f" (also x {factor:g})" if factor != 1 else ""
+        )
         raise InputError(model.source, "sigma_max", expected, got=smax)
     return smax
 
@@ -275,7 +285,9 @@ def _limit_and_error(
         if work.posterior is None:
             limit = _generic_limit(work, cl, prior, smin, smax)
             at_check = _generic_limit(work, cl, prior, smin, factor * smax)
-            return _Limit(work, limit, 0.0, at_check if prior == "flat" else None, None)
+            fine = _generic_limit(_refined(model, settings), cl, prior, smin, smax)
+            error = generic.quadrature_error(model, limit, fine, settings)
+            return _Limit(work, limit, error, at_check if prior == "flat" else None, None)
         result = _sampled_limit(work, cl, prior, smin, smax, factor)
         precise = result.error <= settings.is_target_error * result.limit
         if result.ess is None or 2 * samples > settings.is_max_samples:
@@ -387,7 +399,9 @@ def _log_bayes_factor_and_error(
     while True:
         work = _integration(model, settings, smax, samples)
         if work.posterior is None:
-            return _generic_log_bayes_factor(work, smax), 0.0
+            value = _generic_log_bayes_factor(work, smax)
+            fine = _generic_log_bayes_factor(_refined(model, settings), smax)
+            return value, generic.quadrature_error(model, value, fine, settings, log=True)
         curve, _ = work.curve(0.0, smax, False)
         value = _curve_log_bf(curve, None, smax)
         if work.nodes.method == "posterior-grid":  # bounded by the half-resolution grid's
@@ -415,7 +429,8 @@ def log_bayes_factor(
     the integral is taken in log space, so very large counts still give the right ``ln B10``.
 
     Returns:
-        ``(ln B10, numerical uncertainty of ln B10)`` (the uncertainty is 0 for quadrature).
+        ``(ln B10, numerical uncertainty of ln B10)`` (for quadrature the difference from the
+        rule of twice the orders).
 
     Raises:
         InputError: ``sigma_max`` not finite and positive.
@@ -443,7 +458,7 @@ def bayes_factor(
     """Bayes factor B10 of any workspace (flat POI prior on [0, sigma_max]).
 
     Returns:
-        ``(B10, numerical uncertainty)`` (the uncertainty is 0 for quadrature).
+        ``(B10, numerical uncertainty)`` (for quadrature from a rule of twice the orders).
 
     Raises:
         InputError: ``sigma_max`` not finite and positive, or B10 beyond the largest float (the

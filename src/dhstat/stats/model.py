@@ -40,6 +40,7 @@ from numpy.typing import NDArray
 
 from dhstat.errors import InputError
 from dhstat.stats.nodes import NodeSet, Purpose, window_nodes
+from dhstat.stats.priors import QUADRATURE_TOLERANCE
 from dhstat.stats.specs import parse_window_spec, window_spec
 
 # NodeSet, window_nodes and window_spec live in their own modules and are re-exported here (the
@@ -81,7 +82,7 @@ class WindowSet:
     stat_width: NDArray[np.float64]
     sigma_max: NDArray[np.float64]
     poi: str = "sigma"
-    tolerance: float = 1e-8
+    tolerance: float = QUADRATURE_TOLERANCE
     max_order: int = 24
     _cache: dict[tuple[str, float, int], tuple[NodeSet, ...]] = field(
         default_factory=dict, compare=False, repr=False
@@ -173,7 +174,7 @@ class WindowSet:
             stat_width=np.asarray(data["stat_width"], dtype=np.float64),
             sigma_max=np.asarray(data["sigma_max"], dtype=np.float64),
             poi=str(data.get("poi", "sigma")),
-            tolerance=float(data.get("quadrature_tolerance", 1e-8)),
+            tolerance=float(data.get("quadrature_tolerance", QUADRATURE_TOLERANCE)),
             max_order=int(data.get("max_quadrature_order", 24)),
         )
 

@@ -189,7 +189,8 @@ def log_marginal(nodes: GenericNodes, observed: Array, sigma: Array) -> Array:
     step = max(1, 2_000_000 // max(nodes.weight.size * observed.size, 1))
     for start in range(0, sigma.size, step):
         x = sigma[start : start + step]
-        mu = nodes.background[None, :, :] + nodes.signal[None, :, :] * x[:, None, None]
+        with np.errstate(over="ignore"):  # rates beyond the float range: likelihood 0
+            mu = nodes.background[None, :, :] + nodes.signal[None, :, :] * x[:, None, None]
         ll = _core.log_pmf(observed[None, None, :], mu).sum(-1) + logw[None, :]
         out[start : start + step] = special.logsumexp(ll, axis=1)
     return out
@@ -208,7 +209,8 @@ def _grid(nodes: GenericNodes, low: float, high: float) -> Array:
     start = max(start, low)
     if not start < high:
         return np.array([low, high])
-    count = math.ceil(_PER_DECADE * math.log10(high / start)) + 1
+    # the logarithms separately: high / start overflows near the float range's ends
+    count = math.ceil(_PER_DECADE * (math.log10(high) - math.log10(start))) + 1
     points = np.geomspace(start, high, min(max(count, 50), _MAX_GRID))
     return np.unique(np.concatenate([[low], points, [high]]))
 

@@ -44,6 +44,7 @@ from scipy import special
 
 __all__ = [
     "NEGLIGIBLE_TRUNCATION",
+    "QUADRATURE_TOLERANCE",
     "TRUNCATION",
     "Prior",
     "gamma_rule",
@@ -67,6 +68,11 @@ TRUNCATION = (
 
 #: Below this prior mass of the truncated region, a Gaussian rule ignores the truncation.
 NEGLIGIBLE_TRUNCATION = 1e-12
+
+#: The default target accuracy of the quadrature rules (``[stats] quadrature_tolerance``). The
+#: rules' error models are conservative: at 1e-7 the single-bin Z agrees with adaptive integration
+#: to 2e-8 and the limits move by at most 4e-7 against 1e-8 (``benchmarks/bench_stats.py``).
+QUADRATURE_TOLERANCE = 1e-7
 
 _LOWER_GH = float(special.ndtri(NEGLIGIBLE_TRUNCATION))
 _DISCRETE_POINTS = 600

@@ -83,7 +83,7 @@ class ScanSettings:
     sigma_min: float = 0.5
     z_threshold: float = 3.5
     bayes_factor_threshold: float = 80.0
-    quadrature_tolerance: float = 1e-8
+    quadrature_tolerance: float = priors.QUADRATURE_TOLERANCE
     max_quadrature_order: int = 24
     sigma_max_tolerance: float = 0.01
     sigma_max_check_factor: float = 10.0

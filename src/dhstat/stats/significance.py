@@ -51,7 +51,7 @@ from scipy import special, stats
 
 from dhstat.errors import InputError
 from dhstat.stats import _core, generic_bayes, hybrid, marginal, priors
-from dhstat.stats.generic import GenericModel, Settings, quiet_pyhf
+from dhstat.stats.generic import GenericModel, Settings, quadrature_error, quiet_pyhf, refined
 from dhstat.stats.hybrid import HybridSettings
 from dhstat.stats.model import WindowSet
 
@@ -85,8 +85,8 @@ class Significance:
         integration: How p was obtained: ``"quadrature"`` (exact, one bin),
             ``"importance-sampling"`` (one bin, where quadrature is not exact), ``"toys"``
             (hybrid by toys) or ``"asymptotic"``.
-        p_value_uncertainty: Monte Carlo standard error of p (toys, importance sampling; 0 for
-            quadrature and asymptotic, which have no sampling error).
+        p_value_uncertainty: Monte Carlo standard error of p (toys, importance sampling); for
+            quadrature :func:`dhstat.stats.generic.quadrature_error`; 0 for asymptotic.
         bayes_factor_uncertainty: Numerical standard error of B10 (``B10 x`` that of ln B10).
         log_bayes_factor: ``ln B10`` (finite also where B10 overflows a float).
         z_uncertainty: Monte Carlo error of Z (toys; +inf when no toy exceeds the data).
@@ -393,6 +393,8 @@ def _pvalue(
     if model.n_bins == 1 and not free and model.quadrature_exact(settings):
         p, z, log_p = _quadrature_pvalue(model, settings)
         extra["log_p_value"] = log_p
+        fine = _quadrature_pvalue(model, refined(settings))[0]
+        extra["p_value_uncertainty"] = quadrature_error(model, p, fine, settings)
         return p, z, "quadrature", extra
     if model.n_bins == 1 and not free:
         sampled = _sampled_pvalue(model, settings)
