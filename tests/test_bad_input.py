@@ -367,6 +367,39 @@ def test_output_folder_that_is_a_file(
     _bad(tmp_path, capsys, argv, "expected a folder to write (a file is there)")
 
 
+def test_output_that_is_a_pipe_is_not_replaced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Writing renames a temporary file over the path: a pipe (or, as root, /dev/null) would go."""
+    _write(tmp_path / "ws.json", _workspace())
+    os.mkfifo(tmp_path / "pipe")
+    _bad(tmp_path, capsys, ["scan", ".", "-o", "pipe"], "expected a file to write (a device")
+    assert (tmp_path / "pipe").is_fifo()
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda d: d["observations"][0].update(data=[True]), "observations[0].data[0]"),
+        (lambda d: d["observations"][0].update(data=[10**20]), "observations[0].data[0]"),
+        (lambda d: d.update(measurements="m"), "(structure)"),
+        (lambda d: _samples(d)[1]["modifiers"].__setitem__(0, "m"), "(structure)"),
+    ],
+    ids=["boolean count", "count 1e20", "measurements a string", "modifier a string"],
+)
+def test_bad_window_workspaces_in_a_scanned_folder(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    change: Callable[[dict[str, Any]], None],
+    field: str,
+) -> None:
+    """``dhstat scan DIR`` reads workspaces without pyhf: a wrong structure is one line too."""
+    spec = _workspace()
+    change(spec)
+    _write(tmp_path / "bad.json", spec)
+    _bad(tmp_path, capsys, ["scan", ".", "-o", "r.json"], f"bad.json: {field}: expected")
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
 def test_output_in_a_read_only_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     locked = tmp_path / "locked"
@@ -499,6 +532,19 @@ _WORKSPACE_CASES = [
         "",
     ),
     ([1, 2], "(top level): expected a pyhf workspace", ""),
+    # pyhf's schema does not bound the length of a bounds pair (was a ValueError traceback)
+    (
+        _mutated(lambda d: d["measurements"][0]["config"]["parameters"][0].update(bounds=[[10]])),
+        "measurements[0].config.parameters[0].bounds[0]: expected a pair [lower, upper]",
+        "",
+    ),
+    (
+        _mutated(
+            lambda d: d["measurements"][0]["config"]["parameters"][0].update(bounds=[[0, 10**400]])
+        ),
+        "measurements[0].config.parameters[0].bounds[0]: expected a pair [lower, upper]",
+        "",
+    ),
 ]
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from dhstat import rundir as rd
 from dhstat import samples, stages, windows
 from dhstat.config import Config
+from dhstat.errors import InputError
 from dhstat.jsonio import atomic_dir
 from dhstat.parallel import Executor
 from dhstat.pipeline import Progress, Stage
@@ -56,6 +57,12 @@ def _link_samples(cfg: Config, folder: Path) -> None:
     glob is seen once the samples table or ``--from simulate`` re-runs this stage.)
     """
     resolved = samples.resolve_config(cfg)
+    kinds = {item.sample.kind for item in resolved}
+    missing = [kind for kind in ("data", "background") if kind not in kinds]
+    if missing:
+        source = str(getattr(cfg, "source", "<config>"))
+        expected = "at least one data and one background sample (the analysis compares them)"
+        raise InputError(source, "samples", expected, got=f"no {' and no '.join(missing)} sample")
     with atomic_dir(folder) as staging:
         for item in resolved:
             (staging / item.sample.name).mkdir()

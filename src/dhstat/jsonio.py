@@ -75,7 +75,10 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         >>> target.read_bytes()
         b'1'
     """
-    target = Path(path)
+    target = Path(os.path.realpath(path))  # through a symbolic link: its target is written
+    if target.exists() and not target.is_file():
+        expected = "a regular file or a new path (the file is replaced by renaming)"
+        raise InputError(str(path), "(output)", expected, got="a folder, device, pipe or socket")
     _make_parent(target)
     handle, name = tempfile.mkstemp(
         dir=target.parent, prefix=f".{target.name}.", suffix=_PART + target.suffix

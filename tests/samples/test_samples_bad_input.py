@@ -7,8 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import awkward as ak
 import numpy as np
 import pytest
+import uproot
 from tiny import BRANCHES, EVENTS, write_tiny
 
 from dhstat.cli import main
@@ -101,6 +103,16 @@ def _weights(values: list[float]) -> Callable[[Path, list[dict[str, Any]]], None
     return change
 
 
+def _jagged_weights(folder: Path, tables: list[dict[str, Any]]) -> None:
+    path = write_tiny(folder / "in" / "mc.root")
+    with uproot.open(path) as handle:
+        rows = dict(handle["ntuple"].arrays(library="np"))
+    types: dict[str, Any] = {k: v.dtype for k, v in rows.items()} | {"w": "var * float64"}
+    with uproot.recreate(path) as handle:
+        handle.mktree("ntuple", types).extend(rows | {"w": ak.Array([[1.0, 2.0]] * N)})
+    tables[1]["weight"] = "w"
+
+
 CASES: list[tuple[str, Callable[[Path, list[dict[str, Any]]], None], tuple[str, ...]]] = [
     (
         "glob",
@@ -146,6 +158,21 @@ CASES: list[tuple[str, Callable[[Path, list[dict[str, Any]]], None], tuple[str, 
         "negative weights",
         _weights([-1.0, 2.0, -0.5, np.inf]),
         ("mc.root", "samples[1] ('mc').weight", f"1 not finite and 2 negative of {N}"),
+    ),
+    (
+        "weights whose sum overflows",
+        _weights([1e308, 1e308]),
+        ("mc.root", "samples[1] ('mc').weight", f"1 not finite and 0 negative of {N}"),
+    ),
+    (
+        "a list of weights per event",
+        _jagged_weights,
+        ("mc.root", "samples[1].weight", "one number per event"),
+    ),
+    (
+        "fewer generated events than entries",
+        lambda f, t: t[2].update(generated_events=2),
+        ("sig.root", "samples[2] ('sig').generated_events", f"at least the {N} entries read"),
     ),
     (
         "same file twice",

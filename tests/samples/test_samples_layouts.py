@@ -14,6 +14,7 @@ import uproot
 from belle_set import NtupleSet
 
 from dhstat import analysis, config, parallel, pipeline, samples, selection, stages
+from dhstat.errors import InputError
 from dhstat.jsonio import read_json
 from dhstat.processes import PROCESSES
 from dhstat.selection import SAMPLES, VARIABLES
@@ -149,3 +150,18 @@ def test_run_goes_end_to_end_on_the_belle_set(belle: NtupleSet, tmp_path: Path) 
         handle.mktree("variables", types).extend(rows)
     third = pipeline.run(cfg, tmp_path / "run", stages_)
     assert third.ran[:2] == ("select", "windows")
+
+
+@pytest.mark.parametrize("kind", ["data", "background"])
+def test_the_analysis_needs_data_and_background_samples(
+    belle: NtupleSet, tmp_path: Path, kind: str
+) -> None:
+    """Without either, `dhstat run` went on to Z = inf and a global p of 1e-313 (exit 0)."""
+    kept = [t for t in belle.tables if t["kind"] != kind]
+    partial = dataclasses.replace(belle, tables=kept)
+    cfg = config.load(partial.config(name=f"no_{kind}"))
+    with pytest.raises(
+        InputError, match=f"samples: expected at least one data and one background.*no {kind}"
+    ):
+        pipeline.run(cfg, tmp_path / "run", analysis.analysis_stages())
+    assert not (tmp_path / "run" / "ntuples").exists()

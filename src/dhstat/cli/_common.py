@@ -211,6 +211,9 @@ def check_output(path: Path, field: str, *, folder: bool = False) -> None:
             raise InputError(
                 COMMAND_LINE, field, "a file to write (a folder is there)", got=str(path)
             )
+        if not (path.is_dir() or path.is_file()):
+            expected = "a file to write (a device, pipe or socket is there)"
+            raise InputError(COMMAND_LINE, field, expected, got=str(path))
     places = [path] if folder and path.is_dir() else []
     ancestor = path.parent
     while not _exists(ancestor, field) and ancestor != ancestor.parent:

@@ -26,7 +26,14 @@ from dhstat.jsonio import canonical_digest
 from dhstat.samples.declaration import run_processes_of
 from dhstat.samples.expressions import evaluate
 from dhstat.samples.resolve import ResolvedSample, resolve_config
-from dhstat.selection import SAMPLES, VARIABLES, Cutflow, SelectionOutput, SelectionSettings
+from dhstat.selection import (
+    SAMPLES,
+    VARIABLES,
+    Cutflow,
+    SelectionOutput,
+    SelectionSettings,
+    branches,
+)
 from dhstat.selection.cuts import select_events
 from dhstat.selection.files import concatenate
 from dhstat.selection.layouts import Layout
@@ -116,19 +123,30 @@ def _masses(task: _Task, keyed: Mapping[str, Any], n: int) -> NDArray[np.float64
     """Per event (ma, mh), shape (n, 2), from the numbers or the mass branches."""
     out = np.empty((n, 2))
     for column, (key, value) in enumerate(zip(("ma", "mh"), task.masses, strict=True)):
-        out[:, column] = value if value is not None else np.asarray(keyed[f"mass:{key}"])
+        out[:, column] = value if value is not None else _flat(task, keyed, f"mass:{key}", key)
     if not np.isfinite(out).all():
         raise InputError(task.path, f"samples[{task.sample}].ma/mh", "finite masses per event")
     return out
 
 
+def _flat(task: _Task, keyed: Mapping[str, Any], key: str, field: str) -> NDArray[Any]:
+    """The branch read as ``key``: one number per event (else InputError naming the sample)."""
+    try:
+        return branches.flat(keyed, key)
+    except InputError as error:
+        where = f"samples[{task.sample}].{field}"
+        raise InputError(task.path, where, error.expected, got=error.got) from None
+
+
 def _chunk(task: _Task, keyed: Mapping[str, Any], result: _Result) -> None:
     n = len(next(iter(keyed.values())))
-    weights = {k[1:]: v for k, v in keyed.items() if k.startswith("=")}
+    weights = {k[1:]: _flat(task, keyed, k, "weight") for k in keyed if k.startswith("=")}
     weight = evaluate(task.weight, weights, n=n) * task.scale
     finite = np.isfinite(weight)
     result.entries += n
     result.nonfinite += int(np.count_nonzero(~finite))
+    with np.errstate(over="ignore"):  # finite weights whose sum overflows count as one bad
+        result.nonfinite += int(not np.isfinite(weight[finite].sum()))
     result.negative += int(np.count_nonzero(finite & (weight < 0)))
     if result.nonfinite or result.negative:
         return  # refused in the end; only the counting goes on
@@ -292,6 +310,12 @@ def _point(
     if generated is None and read == 0:
         expected = "a value: no entry of this sample was read, so none can be counted"
         raise InputError(item.files[0], f"{item.sample.field}.generated_events", expected)
+    single = isinstance(item.sample.ma, int | float) and isinstance(item.sample.mh, int | float)
+    if single and generated is not None and read > generated:
+        expected = f"at least the {read} entries read (the efficiency divides by it)"
+        raise InputError(
+            item.files[0], f"{item.sample.field}.generated_events", expected, got=generated
+        )
     return SelectedPoint(
         sample=item.sample.name,
         ma=key[1],

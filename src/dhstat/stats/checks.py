@@ -80,6 +80,24 @@ def _check_measurements(spec: dict[str, Any], source: str) -> None:
             raise InputError(source, f"measurements[{i}].config.poi", "exactly one POI", got=poi)
         if not poi:
             raise InputError(source, f"measurements[{i}].config.poi", "exactly one POI (none)")
+        parameters = config.get("parameters") if isinstance(config, dict) else None
+        for j, parameter in enumerate(_items(parameters)):
+            # pyhf's schema does not bound the pairs' length
+            bounds = parameter.get("bounds")
+            for k, pair in enumerate(bounds if isinstance(bounds, list) else []):
+                if not (isinstance(pair, list) and len(pair) == 2 and all(map(_is_float, pair))):
+                    where = f"measurements[{i}].config.parameters[{j}].bounds[{k}]"
+                    raise InputError(source, where, "a pair [lower, upper] of numbers", got=pair)
+
+
+def _is_float(value: Any) -> bool:
+    """A JSON number that is a finite float (a 400-digit integer is not)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 def _check_names(spec: dict[str, Any], source: str) -> None:

@@ -25,6 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from dhstat.errors import InputError
+from dhstat.stats.parameters import MAX_COUNT
 
 __all__ = ["parse_window_spec", "window_spec"]
 
@@ -37,10 +38,12 @@ _SYM_TOL = 1e-9
 
 
 def _number(value: Any, source: str, where: str, *, minimum: float | None = 0.0) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):  # JSON numbers only
+        raise InputError(source, where, "a number", got=value)
     try:
         number = float(value)
-    except (TypeError, ValueError):
-        raise InputError(source, where, "a number", got=value) from None
+    except OverflowError:
+        raise InputError(source, where, "a finite number", got=value) from None
     if not math.isfinite(number):
         raise InputError(source, where, "a finite number", got=value)
     if minimum is not None and number < minimum:
@@ -86,6 +89,23 @@ def parse_window_spec(
     """
     if not isinstance(spec, Mapping):
         raise InputError(source, "(top level)", "a pyhf workspace object")
+    try:
+        parsed = _parse(spec, source, default_max)
+    except InputError:
+        raise
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError) as error:
+        expected = "a single-bin window workspace of the form dhstat writes"
+        raise InputError(
+            source, "(structure)", f"{expected} ({type(error).__name__}: {error})"
+        ) from None
+    if parsed["n"] > MAX_COUNT:
+        raise InputError(
+            source, "observations[0].data[0]", f"a count <= {MAX_COUNT:g}", got=parsed["n"]
+        )
+    return parsed
+
+
+def _parse(spec: Mapping[str, Any], source: str, default_max: float | None) -> dict[str, Any]:
     channel, count = _observed(spec, source)
     poi, upper = _poi_bound(spec, source, default_max)
     sums = _Sums()
